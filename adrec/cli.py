@@ -1,0 +1,158 @@
+"""The `adrec` command. Heavy imports (Ray, torch) happen inside each command, so --help is
+instant."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="adrec: anomaly-aware recommendation on Ray. Detects when a user's behaviour departs "
+    "from their own normal and shifts recommendations towards their new direction.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+Users = Annotated[int, typer.Option(min=10, help="Simulated users.")]
+Days = Annotated[int, typer.Option(min=28, help="Simulated days of logs.")]
+Workers = Annotated[int, typer.Option(min=1, help="Ray Train workers (DDP) per model.")]
+UseGpu = Annotated[bool, typer.Option(help="Give each training worker a GPU.")]
+Address = Annotated[
+    str | None,
+    typer.Option(help="Ray cluster to join ('auto' in a Ray job); default: start a local one."),
+]
+Epochs = Annotated[
+    int | None, typer.Option(min=1, help="Epochs of both models (default: 10 LSTM-AE, 20 SASRec).")
+]
+
+
+def _train_options(workers: int, use_gpu: bool, epochs: int | None):
+    from adrec.distributed.train import TrainSettings
+    from adrec.distributed.workflow import TrainOptions
+
+    opts = TrainOptions(settings=TrainSettings(num_workers=workers, use_gpu=use_gpu))
+    if epochs:
+        opts.detector["epochs"] = epochs
+        opts.sasrec["epochs"] = epochs
+    return opts
+
+
+@app.command()
+def demo(
+    users: Users = 300,
+    days: Days = 56,
+    workers: Workers = 2,
+    use_gpu: UseGpu = False,
+    epochs: Epochs = None,
+    run_dir: Annotated[
+        Path | None, typer.Option(help="Where to write the run (default: runs/demo-<time>).")
+    ] = None,
+    port: Annotated[int, typer.Option(help="HTTP port of Ray Serve.")] = 8000,
+    seed: Annotated[int, typer.Option(help="Simulator seed.")] = 0,
+    keep_serving: Annotated[bool, typer.Option(help="Keep the service up after the demo.")] = False,
+    address: Address = None,
+) -> None:
+    """Run the whole path on a local Ray cluster: simulate logs with planted life events, build
+    windows with Ray Data, train the LSTM-AE and SASRec with Ray Train, calibrate, serve the
+    detector -> recommender graph with Ray Serve, and query it over HTTP."""
+    from adrec.data.simulator import SimulationConfig
+    from jobs.demo import DemoOptions, run_demo
+
+    run_dir = run_dir or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
+    run_demo(
+        DemoOptions(
+            run_dir=run_dir,
+            simulation=SimulationConfig(n_users=users, n_days=days, seed=seed),
+            train=_train_options(workers, use_gpu, epochs),
+            port=port,
+            address=address,
+            keep_serving=keep_serving,
+        )
+    )
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="Data directory to write.")],
+    users: Users = 300,
+    days: Days = 56,
+    items: Annotated[int, typer.Option(min=16, help="Catalogue size.")] = 400,
+    event_fraction: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of users with a planted life event.")
+    ] = 0.15,
+    seed: Annotated[int, typer.Option(help="Simulator seed.")] = 0,
+    shards: Annotated[int, typer.Option(min=1, help="Ray tasks (shards of users).")] = 4,
+    address: Address = None,
+) -> None:
+    """Write simulated behaviour logs (date-partitioned Parquet) with planted life events and
+    their ground truth."""
+    from adrec.data.simulator import SimulationConfig
+    from adrec.distributed.cluster import connect
+    from adrec.distributed.simulate import simulate_to_parquet
+
+    config = SimulationConfig(
+        n_users=users, n_days=days, n_items=items, event_fraction=event_fraction, seed=seed
+    )
+    connect(address)
+    typer.echo(json.dumps(simulate_to_parquet(config, out, shards)))
+
+
+@app.command()
+def train(
+    logs: Annotated[Path, typer.Option(help="Data directory with events/ Parquet logs.")],
+    run_dir: Annotated[
+        Path,
+        typer.Option(
+            help="Run directory to write (re-running resumes training from its checkpoints)."
+        ),
+    ],
+    workers: Workers = 2,
+    use_gpu: UseGpu = False,
+    epochs: Epochs = None,
+    address: Address = None,
+) -> None:
+    """Train the behaviour detector and the recommender from Parquet logs into a servable run
+    directory (Ray Data + Ray Train)."""
+    from adrec.distributed.cluster import connect
+    from adrec.distributed.workflow import train_run
+
+    if not (logs / "events").is_dir():
+        raise typer.BadParameter(f"{logs / 'events'} does not exist", param_hint="--logs")
+    connect(address)
+    metrics = train_run(logs, run_dir, _train_options(workers, use_gpu, epochs))
+    typer.echo(json.dumps(metrics["detector"], indent=2, default=str))
+
+
+@app.command()
+def serve(
+    run_dir: Annotated[Path, typer.Option(help="A trained run directory.")],
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    host: Annotated[str, typer.Option(help="HTTP host.")] = "127.0.0.1",
+    address: Address = None,
+) -> None:
+    """Serve a trained run over HTTP (POST /v1/recommend, GET /healthz, /docs) until Ctrl-C."""
+    from adrec.artifacts import RunDir
+
+    try:
+        RunDir(run_dir).check()
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--run-dir") from None
+    from adrec.distributed.cluster import connect
+    from serve_apps.recommend_app import deploy, undeploy
+
+    connect(address)
+    deploy(run_dir, host=host, port=port)
+    typer.echo(f"serving {run_dir} on http://{host}:{port} (docs: /docs); Ctrl-C to stop")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        undeploy()
+
+
+if __name__ == "__main__":
+    app()
