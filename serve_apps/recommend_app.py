@@ -6,7 +6,6 @@ anomaly score is an input of the recommender without a round trip through the in
     serve run serve_apps.recommend_app:build_app run_dir=runs/demo
 """
 
-
 from pathlib import Path
 
 import pandas as pd

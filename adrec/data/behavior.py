@@ -140,9 +140,8 @@ def user_windows(events: pd.DataFrame, spec: WindowSpec, split: DaySplit) -> dic
     end_day = np.arange(w - 1, split.n_days, dtype=np.int64)
     start_day = end_day - w + 1
     is_calib = (start_day >= split.fit_end) & (end_day < split.calib_end)
-    label = np.select(
-        [end_day < split.fit_end, is_calib, end_day >= split.calib_end], ["fit", "calib", "test"], ""
-    )
+    periods = [end_day < split.fit_end, is_calib, end_day >= split.calib_end]
+    label = np.select(periods, ["fit", "calib", "test"], "")
     keep = label != ""
     return {
         "end_day": end_day[keep],

@@ -149,7 +149,8 @@ def item_counts(
         )
 
     counted = events.map_batches(mark, batch_format="pandas", num_cpus=READ_CPUS)
-    out = counted.groupby(["item_id", "category"], num_partitions=num_partitions).sum("count").to_pandas()
+    grouped = counted.groupby(["item_id", "category"], num_partitions=num_partitions)
+    out = grouped.sum("count").to_pandas()
     out = out.rename(columns={"sum(count)": "count"}).sort_values("item_id")
     return out.drop_duplicates("item_id").reset_index(drop=True)
 
