@@ -33,6 +33,8 @@ class DemoOptions:
     address: str | None = None
     k: int = 5
     keep_serving: bool = False
+    # Tests keep the cluster and the service up after the demo to query it further.
+    shutdown: bool = True
 
 
 def pick_users(data_dir: Path, window_days: int) -> tuple[dict, dict]:
@@ -165,8 +167,9 @@ def run_demo(opts: DemoOptions) -> dict:
     except KeyboardInterrupt:
         return {}
     finally:
-        undeploy()
-        ray.shutdown()
+        if opts.shutdown:
+            undeploy()
+            ray.shutdown()
 
 
 def main(argv: list[str] | None = None) -> None:

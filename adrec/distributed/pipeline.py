@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import ray
 import ray.data
+from ray.data.expressions import col
 
 from adrec.data.behavior import DaySplit, WindowSpec, user_windows
 from adrec.data.logs import events_dir
@@ -99,7 +100,7 @@ def _windows_of_user(df: pd.DataFrame, spec: WindowSpec, split: DaySplit) -> dic
 
 def profiles(windows: ray.data.Dataset, window_days: int) -> dict[int, np.ndarray]:
     """Each user's profile, read off their first window (every profiled user has one)."""
-    first = windows.filter(expr=f"end_day == {window_days - 1}")
+    first = windows.filter(expr=col("end_day") == window_days - 1)
     out = {}
     for batch in first.select_columns(["user_id", "profile"]).iter_batches(batch_format="numpy"):
         out.update(zip(batch["user_id"].tolist(), batch["profile"], strict=True))

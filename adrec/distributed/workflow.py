@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import ray.data
+from ray.data.expressions import col
 
 from adrec.artifacts import RunDir, save_sasrec, save_table
 from adrec.base import BaseDetector
@@ -69,7 +70,7 @@ class _WindowScorer:
 
 
 def _split(windows: ray.data.Dataset, name: str) -> ray.data.Dataset:
-    return windows.filter(expr=f"split == '{name}'")
+    return windows.filter(expr=col("split") == name)
 
 
 def train_run(
@@ -211,7 +212,8 @@ def train_run(
 
 def _split_latest(examples: ray.data.Dataset) -> dict[int, np.ndarray]:
     """Each user's latest `max_len` items: the target row of their last chunk, padding cut."""
-    rows = examples.filter(expr="is_last").select_columns(["user_id", "target"]).take_all()
+    latest = examples.filter(expr=col("is_last") == True)  # noqa: E712 (builds an expression)
+    rows = latest.select_columns(["user_id", "target"]).take_all()
     return {int(r["user_id"]): np.asarray(r["target"])[np.asarray(r["target"]) > 0] for r in rows}
 
 

@@ -1,0 +1,55 @@
+"""One local Ray cluster per test session, and one run of the demo path on tiny data whose
+service stays up for the HTTP tests."""
+
+import os
+import socket
+
+import pytest
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    import ray
+
+    from adrec.distributed.cluster import connect
+
+    connect(num_cpus=4)
+    yield
+    from ray import serve
+
+    serve.shutdown()
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def demo_run(ray_cluster, tmp_path_factory):
+    """The demo's whole path (simulate, Ray Data, Ray Train, calibrate, Serve, HTTP) on tiny
+    data; returns (report, run_dir, base_url)."""
+    from adrec.data.simulator import SimulationConfig
+    from adrec.distributed.train import TrainSettings
+    from adrec.distributed.workflow import TrainOptions
+    from jobs.demo import DemoOptions, run_demo
+
+    run_dir = tmp_path_factory.mktemp("run")
+    opts = TrainOptions(settings=TrainSettings(num_workers=2))
+    opts.detector["epochs"] = 6
+    opts.sasrec["epochs"] = 6
+    port = _free_port()
+    report = run_demo(
+        DemoOptions(
+            run_dir=run_dir,
+            simulation=SimulationConfig(n_users=80, n_days=42, n_items=120, event_fraction=0.2),
+            train=opts,
+            port=port,
+            shutdown=False,
+        )
+    )
+    return report, run_dir, f"http://127.0.0.1:{port}"

@@ -1,0 +1,42 @@
+"""Shared tiny fixtures of the unit tests. Nothing here imports Ray."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from adrec.data.behavior import DaySplit, WindowSpec
+from adrec.data.simulator import SimulationConfig, simulate
+
+# Unit tests run on a small shared machine: one thread keeps torch from oversubscribing.
+torch.set_num_threads(1)
+
+TINY_CONFIG = SimulationConfig(n_users=30, n_days=35, n_items=60, n_categories=6)
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    torch.set_num_threads(1)
+    yield
+
+
+@pytest.fixture(scope="session")
+def tiny_config() -> SimulationConfig:
+    return TINY_CONFIG
+
+
+@pytest.fixture(scope="session")
+def tiny_sim(tiny_config):
+    """(events, truth, catalog) of the tiny configuration, simulated once per session.
+    Tests must not modify these frames in place (copy first)."""
+    return simulate(tiny_config)
+
+
+@pytest.fixture(scope="session")
+def tiny_spec(tiny_config) -> WindowSpec:
+    return WindowSpec(tiny_config.categories, tiny_config.start_date, window_days=7)
+
+
+@pytest.fixture(scope="session")
+def tiny_split(tiny_config) -> DaySplit:
+    return DaySplit.from_fractions(tiny_config.n_days)
