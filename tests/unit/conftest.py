@@ -39,4 +39,6 @@ def tiny_spec(tiny_config) -> WindowSpec:
 
 @pytest.fixture(scope="session")
 def tiny_split(tiny_config) -> DaySplit:
-    return DaySplit.from_fractions(tiny_config.n_days)
+    # 35 days with the default fractions leave a calibration period shorter than a window;
+    # this split has 8 fit, 4 calibration and 11 test windows per active user.
+    return DaySplit(fit_end=14, calib_end=24, n_days=tiny_config.n_days)
