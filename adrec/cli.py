@@ -19,7 +19,10 @@ app = typer.Typer(
 
 Users = Annotated[int, typer.Option(min=10, help="Simulated users.")]
 Days = Annotated[int, typer.Option(min=28, help="Simulated days of logs.")]
-Workers = Annotated[int, typer.Option(min=1, help="Ray Train workers (DDP) per model.")]
+Workers = Annotated[
+    int,
+    typer.Option("--workers", "--num-workers", min=1, help="Ray Train workers (DDP) per model."),
+]
 UseGpu = Annotated[bool, typer.Option(help="Give each training worker a GPU.")]
 Address = Annotated[
     str | None,

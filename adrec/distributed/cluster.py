@@ -10,13 +10,13 @@ import ray.data
 
 
 def connect(address: str | None = None, num_cpus: int | None = None, quiet: bool = True) -> None:
-    """Join the cluster at `address` ("auto" inside a Ray job), or start a local one with
-    enough logical CPUs for data tasks and training workers to run side by side on a small
-    machine (Ray Data's read tasks would otherwise wait for training workers to finish)."""
+    """Join the cluster at `address` (or $RAY_ADDRESS, which Ray jobs set), or start a local
+    one with enough logical CPUs for data tasks and training workers to run side by side on a
+    small machine (Ray Data's read tasks would otherwise wait for training workers)."""
     if ray.is_initialized():
         return
     kwargs = {"log_to_driver": not quiet, "include_dashboard": False}
-    if address:
+    if address or os.environ.get("RAY_ADDRESS"):
         ray.init(address=address, **kwargs)
     else:
         ray.init(num_cpus=num_cpus or max(4, os.cpu_count() or 1), **kwargs)
