@@ -21,6 +21,7 @@ import torch
 
 from adrec.base import BaseDetector
 from adrec.data.behavior import WindowSpec
+from adrec.data.schema import category_codes
 from adrec.recommender.engine import AnomalyAwareRecommender
 from adrec.recommender.sasrec import SASRec
 from adrec.scoring import BehaviorScorer
@@ -95,7 +96,7 @@ def load_recommender(root: str | Path, **kwargs) -> AnomalyAwareRecommender:
     catalog = pd.read_parquet(run.catalog)
     n = int(catalog["item_id"].max()) + 1
     item_category = np.full(n, -1, np.int64)
-    codes = pd.Categorical(catalog["category"], categories=list(spec.categories)).codes
+    codes = category_codes(catalog["category"], spec.categories)
     item_category[catalog["item_id"].to_numpy()] = codes
     counts = np.zeros(n)
     counts[catalog["item_id"].to_numpy()] = catalog["count"].to_numpy()

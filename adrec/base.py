@@ -54,6 +54,7 @@ class BaseDetector(ABC):
     def fit(self, X: np.ndarray, X_calib: np.ndarray | None = None) -> BaseDetector:
         """Fit on normal data; the threshold comes from `X_calib` (held-out normal data) when
         given, else from the training data itself."""
+        self.__dict__.pop("n_features_", None)  # a refit may change the input width
         self._fit(self._check_input(X, "X"))
         return self.calibrate(X if X_calib is None else X_calib)
 

@@ -18,7 +18,9 @@ app = typer.Typer(
 )
 
 Users = Annotated[int, typer.Option(min=10, help="Simulated users.")]
-Days = Annotated[int, typer.Option(min=28, help="Simulated days of logs.")]
+# Training needs a 7-day window in the fit period (first 50% of days) and another in the
+# calibration period (50-68%): 39 days is the shortest log that has both.
+Days = Annotated[int, typer.Option(min=39, help="Simulated days of logs (>= 39).")]
 Workers = Annotated[
     int,
     typer.Option("--workers", "--num-workers", min=1, help="Ray Train workers (DDP) per model."),
@@ -120,11 +122,11 @@ def train(
 ) -> None:
     """Train the behaviour detector and the recommender from Parquet logs into a servable run
     directory (Ray Data + Ray Train)."""
+    if not (logs / "events").is_dir():
+        raise typer.BadParameter(f"{logs / 'events'} does not exist", param_hint="--logs")
     from adrec.distributed.cluster import connect
     from adrec.distributed.workflow import train_run
 
-    if not (logs / "events").is_dir():
-        raise typer.BadParameter(f"{logs / 'events'} does not exist", param_hint="--logs")
     connect(address)
     metrics = train_run(logs, run_dir, _train_options(workers, use_gpu, epochs))
     typer.echo(json.dumps(metrics["detector"], indent=2, default=str))

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from adrec.data.schema import category_codes
+
 TIME_BUCKETS = ("night", "morning", "afternoon", "evening")  # 6-hour buckets from midnight
 
 
@@ -56,7 +58,7 @@ def daily_totals(events: pd.DataFrame, spec: WindowSpec, first_day: int, n_days:
     if len(events) == 0:
         return out
     day = spec.day_index(events["timestamp"]) - first_day
-    cat = pd.Categorical(events["category"], categories=list(spec.categories)).codes
+    cat = category_codes(events["category"], spec.categories)
     keep = (day >= 0) & (day < n_days) & (cat >= 0)
     day, cat = day[keep], cat[keep]
     hour = pd.to_datetime(events["timestamp"]).dt.hour.to_numpy()[keep]

@@ -24,7 +24,8 @@ def events_dir(data_dir: str | Path) -> Path:
 
 
 def write_event_log(events: pd.DataFrame, data_dir: str | Path, part: str = "part-0") -> int:
-    """Append `events` to the log as one file per day; returns the number of files written."""
+    """Write `events` as one file `<part>.parquet` per day (replacing a file of the same part
+    and day; use distinct parts to add to a log); returns the number of files written."""
     events = validate_events(events)
     root = events_dir(data_dir)
     written = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -18,6 +19,13 @@ EVENT_SCHEMA = pa.schema(
     ]
 )
 EVENT_COLUMNS = tuple(EVENT_SCHEMA.names)
+
+
+def category_codes(values: pd.Series, categories: tuple[str, ...] | list[str]) -> np.ndarray:
+    """Index of each value in `categories`, -1 for values outside them."""
+    values = pd.Series(values, dtype=object)
+    known = values.where(values.isin(list(categories)))
+    return pd.Categorical(known, categories=list(categories)).codes.astype(np.int64)
 
 
 class SchemaError(ValueError):

@@ -228,7 +228,9 @@ def _simulate_one(
             pos[i] = (pos[i - 1] + rng.integers(1, 3)) % n_in_cat
         else:
             pos[i] = rng.choice(n_in_cat, p=pop_by_cat[c])
-    item_index = np.array([items_by_cat[c][p] for c, p in zip(cat, pos, strict=True)])
+    item_index = np.array(
+        [items_by_cat[c][p] for c, p in zip(cat, pos, strict=True)], dtype=np.int64
+    )
     purchase_p = np.where(day < event_day, before.purchase_prob, after.purchase_prob)
     u = rng.random(len(cat))
     action = np.where(u < purchase_p, 2, np.where(u < purchase_p + 0.15, 1, 0))

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from adrec.data.schema import category_codes
 from adrec.errors import UnknownUserError
 from adrec.recommender.blend import BlendRule, blend
 from adrec.recommender.sasrec import SASRec, left_pad
@@ -36,6 +37,7 @@ class AnomalyAwareRecommender:
         self.categories = categories
         self.item_category = item_category  # index = item id; -1 for padding
         self.item_popularity = within_category_popularity(item_category, item_counts)
+        self.uncatalogued = np.flatnonzero(item_category < 0)
         self.histories = histories
         self.profiles = profiles
         self.rule = rule or BlendRule()
@@ -54,7 +56,7 @@ class AnomalyAwareRecommender:
         known_item = (items >= 1) & (items < len(self.item_category))
         recent = items[known_item]
         history = np.concatenate([self.histories[user_id], recent])
-        cat_idx = pd.Categorical(events["category"], categories=list(self.categories)).codes
+        cat_idx = category_codes(events["category"], self.categories)
         recent_cat = np.bincount(cat_idx[cat_idx >= 0], minlength=len(self.categories))
         profile_shares = self.profiles[user_id][: len(self.categories)]
         emerging = emerging_categories(recent_cat.astype(float), profile_shares)
@@ -68,7 +70,10 @@ class AnomalyAwareRecommender:
             ),
         }
         weights = self.rule.weights(calibrated)
-        exclude = np.unique(history) if self.exclude_seen else None
+        # Items outside the catalogue (no known category) are never recommended.
+        exclude = self.uncatalogued
+        if self.exclude_seen:
+            exclude = np.union1d(exclude, history)
         items = blend(sources, weights, k, exclude)
         for item in items:
             item["category"] = self.categories[self.item_category[item["item_id"]]]

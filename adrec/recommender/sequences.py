@@ -25,7 +25,7 @@ def training_examples(items: np.ndarray, max_len: int) -> dict[str, np.ndarray]:
         pad = max_len + 1 - len(chunk)
         chunk = np.concatenate([np.zeros(pad, np.int64), chunk])
         inputs.append(chunk[:-1])
-        targets.append(chunk[1:])
+        targets.append(np.where(chunk[:-1] > 0, chunk[1:], 0))  # no target after padding
         end = start + 1 if start > 0 else 0
     if not inputs:
         return {

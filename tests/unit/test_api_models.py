@@ -104,8 +104,10 @@ def test_unknown_action_is_rejected():
 
 @pytest.mark.parametrize(
     "payload, loc",
-    [(_request(extra=1), ("extra",)), (_request(events=[_event(color="red")]),
-                                       ("events", 0, "color"))],
+    [
+        (_request(extra=1), ("extra",)),
+        (_request(events=[_event(color="red")]), ("events", 0, "color")),
+    ],
 )
 def test_extra_fields_are_rejected(payload, loc):
     assert _locs(payload) == {loc}
@@ -129,8 +131,9 @@ def test_event_records_fill_user_id_and_validate_against_the_schema():
         _request(
             events=[
                 _event(),
-                _event(user_id=7, action="purchase", value=12.5,
-                       timestamp="2026-02-01T12:00:00+01:00"),
+                _event(
+                    user_id=7, action="purchase", value=12.5, timestamp="2026-02-01T12:00:00+01:00"
+                ),
             ]
         )
     )
@@ -138,8 +141,10 @@ def test_event_records_fill_user_id_and_validate_against_the_schema():
     assert [r["user_id"] for r in records] == [7, 7]
     assert records[1]["value"] == 12.5 and records[1]["action"] == "purchase"
     df = validate_events(pd.DataFrame(records))
-    assert list(df["timestamp"]) == [pd.Timestamp("2026-02-01 10:00"),
-                                     pd.Timestamp("2026-02-01 11:00")]
+    assert list(df["timestamp"]) == [
+        pd.Timestamp("2026-02-01 10:00"),
+        pd.Timestamp("2026-02-01 11:00"),
+    ]
 
 
 def test_response_model():

@@ -59,8 +59,12 @@ def test_spec_sizes_and_round_trip():
 def test_day_index_counts_whole_days_from_origin():
     ts = pd.Series(
         pd.to_datetime(
-            ["2026-01-01 00:00:00", "2026-01-01 23:59:59", "2026-01-03 00:00:00",
-             "2025-12-31 23:00:00"]
+            [
+                "2026-01-01 00:00:00",
+                "2026-01-01 23:59:59",
+                "2026-01-03 00:00:00",
+                "2025-12-31 23:00:00",
+            ]
         )
     )
     assert list(SPEC3.day_index(ts)) == [0, 0, 2, -1]
@@ -237,7 +241,7 @@ def test_live_window_equals_the_offline_window(tiny_sim, tiny_spec, tiny_split):
     events = tiny_sim[0]
     w_days = tiny_spec.window_days
     checked = 0
-    for uid, group in events.groupby("user_id"):
+    for _, group in events.groupby("user_id"):
         w = user_windows(group, tiny_spec, tiny_split)
         days = set(tiny_spec.day_index(group["timestamp"]).tolist())
         for e, win, prof in zip(w["end_day"], w["window"], w["profile"], strict=True):
@@ -263,8 +267,9 @@ def test_label_windows():
 
 
 def test_label_windows_without_any_event():
-    truth = pd.DataFrame({"user_id": pd.Series([], dtype="int64"),
-                          "event_day": pd.Series([], dtype="int64")})
+    truth = pd.DataFrame(
+        {"user_id": pd.Series([], dtype="int64"), "event_day": pd.Series([], dtype="int64")}
+    )
     labels = label_windows(np.array([1, 2]), np.array([5, 50]), 7, truth)
     assert list(labels) == [0, 0]
 

@@ -96,8 +96,9 @@ def test_blend_rule_accepts_custom_weights():
         calm={"long_term": 1.0, "short_term": 0.0, "emerging": 0.0},
         shifted={"long_term": 0.0, "short_term": 0.0, "emerging": 1.0},
     )
-    assert rule.weights(0.3) == pytest.approx({"long_term": 0.7, "short_term": 0.0,
-                                               "emerging": 0.3})
+    assert rule.weights(0.3) == pytest.approx(
+        {"long_term": 0.7, "short_term": 0.0, "emerging": 0.3}
+    )
 
 
 # -------------------------------------------------------------------------- the blend

@@ -91,7 +91,7 @@ def test_predict_is_binary_and_agrees_with_threshold(fitted):
     assert pred.dtype == np.int64 and set(np.unique(pred)) <= {0, 1}
     np.testing.assert_array_equal(pred, (det.score_samples(both) >= det.threshold_).astype(int))
     # The threshold is the 99th percentile of the calibration scores.
-    assert 1 <= pred[len(x):].sum() <= 4
+    assert 1 <= pred[len(x) :].sum() <= 4
 
 
 def test_calibrated_is_in_unit_interval_and_consistent(fitted):

@@ -13,8 +13,8 @@ import torch
 from adrec.artifacts import (
     RunDir,
     load_recommender,
-    load_scorer,
     load_sasrec,
+    load_scorer,
     load_table,
     save_sasrec,
     save_table,
@@ -27,10 +27,22 @@ from adrec.recommender.blend import BlendRule
 from adrec.recommender.sasrec import SASRec
 from adrec.recommender.sequences import item_histories
 
-SASREC_CONFIG = {"n_items": 60, "max_len": 10, "dim": 16, "n_layers": 1, "n_heads": 2,
-                 "dropout": 0.0}
-PARTS = ("detector", "recommender", "window_spec.json", "profiles.parquet",
-         "histories.parquet", "catalog.parquet")
+SASREC_CONFIG = {
+    "n_items": 60,
+    "max_len": 10,
+    "dim": 16,
+    "n_layers": 1,
+    "n_heads": 2,
+    "dropout": 0.0,
+}
+PARTS = (
+    "detector",
+    "recommender",
+    "window_spec.json",
+    "profiles.parquet",
+    "histories.parquet",
+    "catalog.parquet",
+)
 
 
 def _build_run(root, events, catalog, spec, split, drop_items=()):
@@ -66,8 +78,15 @@ def run(tmp_path_factory, tiny_sim, tiny_spec, tiny_split):
     events, _, catalog = tiny_sim
     root = tmp_path_factory.mktemp("run")
     det, profiles, histories, cat = _build_run(root, events, catalog, tiny_spec, tiny_split)
-    return {"root": root, "detector": det, "profiles": profiles, "histories": histories,
-            "catalog": cat, "events": events, "spec": tiny_spec}
+    return {
+        "root": root,
+        "detector": det,
+        "profiles": profiles,
+        "histories": histories,
+        "catalog": cat,
+        "events": events,
+        "spec": tiny_spec,
+    }
 
 
 @pytest.fixture(scope="module")

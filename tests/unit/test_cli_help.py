@@ -1,0 +1,166 @@
+"""The `adrec` command line: help, and argument checks that fail before any Ray work.
+
+Ray must never be imported here: the modules that import it are replaced in sys.modules by
+stubs (which record calls) or by None (which makes importing them fail)."""
+
+from __future__ import annotations
+
+import sys
+import time
+import types
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from adrec.cli import app
+from adrec.data.behavior import DaySplit
+
+RAY_MODULES = (
+    "ray",
+    "adrec.distributed",
+    "adrec.distributed.cluster",
+    "adrec.distributed.workflow",
+    "adrec.distributed.train",
+    "adrec.distributed.simulate",
+    "adrec.distributed.pipeline",
+    "serve_apps",
+    "serve_apps.recommend_app",
+    "jobs",
+    "jobs.demo",
+)
+COMMANDS = ("demo", "simulate", "train", "serve")
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def no_ray(monkeypatch):
+    """Importing Ray or any module that imports it fails during the test."""
+    for name in RAY_MODULES:
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+@pytest.fixture
+def stub_ray(monkeypatch):
+    """Stub modules whose entry points record calls instead of starting Ray."""
+    calls: list[str] = []
+
+    def record(name):
+        def fn(*args, **kwargs):
+            calls.append(name)
+            raise RuntimeError(f"{name} must not be reached")
+
+        return fn
+
+    modules = {name: types.ModuleType(name) for name in RAY_MODULES}
+    modules["adrec.distributed.cluster"].connect = record("connect")
+    workflow = modules["adrec.distributed.workflow"]
+    workflow.train_run = record("train_run")
+    workflow.TrainOptions = record("TrainOptions")
+    modules["adrec.distributed.train"].TrainSettings = record("TrainSettings")
+    modules["adrec.distributed.simulate"].simulate_to_parquet = record("simulate_to_parquet")
+    modules["serve_apps.recommend_app"].deploy = record("deploy")
+    modules["serve_apps.recommend_app"].undeploy = record("undeploy")
+    for name, module in modules.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    return calls
+
+
+def _invoke(args: list[str]):
+    t0 = time.perf_counter()
+    result = runner.invoke(app, args, env={"COLUMNS": "200", "NO_COLOR": "1"})
+    return result, time.perf_counter() - t0
+
+
+def test_app_has_the_documented_commands():
+    command = typer.main.get_command(app)
+    assert set(command.commands) == set(COMMANDS)
+
+
+def test_app_help(no_ray):
+    result, elapsed = _invoke(["--help"])
+    assert result.exit_code == 0, result.output
+    for name in COMMANDS:
+        assert name in result.output
+    assert elapsed < 3
+
+
+@pytest.mark.parametrize(
+    "command, options",
+    [
+        ("demo", ["--users", "--days", "--workers", "--run-dir", "--port"]),
+        ("simulate", ["--out", "--users", "--days", "--items", "--event-fraction", "--shards"]),
+        ("train", ["--logs", "--run-dir", "--workers", "--epochs"]),
+        ("serve", ["--run-dir", "--port", "--host"]),
+    ],
+)
+def test_command_help(no_ray, command, options):
+    result, elapsed = _invoke([command, "--help"])
+    assert result.exit_code == 0, result.output
+    for option in options:
+        assert option in result.output
+    assert elapsed < 3
+
+
+def test_train_rejects_missing_logs_before_connecting(stub_ray, tmp_path):
+    result, elapsed = _invoke(
+        ["train", "--logs", str(tmp_path / "nowhere"), "--run-dir", str(tmp_path / "x")]
+    )
+    assert result.exit_code == 2, result.output
+    assert "--logs" in result.output
+    assert "does not exist" in result.output
+    assert stub_ray == []  # neither connect() nor train_run() was reached
+    assert not (tmp_path / "x").exists()
+    assert elapsed < 3
+
+
+def test_train_rejects_missing_logs_before_importing_ray(no_ray, tmp_path):
+    """A typo in --logs is reported at once: the check does not wait for Ray and the
+    training workflow to be imported (tens of seconds on a small machine)."""
+    logs = tmp_path / "logs"
+    logs.mkdir()  # exists, but has no events/ directory
+    result, elapsed = _invoke(["train", "--logs", str(logs), "--run-dir", str(tmp_path / "x")])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "--logs" in result.output
+    assert elapsed < 3
+
+
+def test_serve_rejects_an_empty_run_dir(no_ray, tmp_path):
+    result, elapsed = _invoke(["serve", "--run-dir", str(tmp_path)])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "--run-dir" in result.output
+    assert "detector" in result.output  # names what is missing
+    assert elapsed < 3
+
+
+def test_serve_checks_before_connecting(stub_ray, tmp_path):
+    result, _ = _invoke(["serve", "--run-dir", str(tmp_path / "missing")])
+    assert result.exit_code == 2
+    assert "--run-dir" in result.output
+    assert stub_ray == []
+
+
+def test_simulate_validates_options_before_connecting(stub_ray, tmp_path):
+    result, _ = _invoke(["simulate", "--out", str(tmp_path), "--users", "3"])
+    assert result.exit_code == 2
+    assert "--users" in result.output
+    result, _ = _invoke(["simulate", "--out", str(tmp_path), "--event-fraction", "1.5"])
+    assert result.exit_code == 2
+    assert "--event-fraction" in result.output
+    assert stub_ray == []
+
+
+def test_demo_minimum_days_leave_room_for_fit_and_calibration_windows():
+    """Every --days that `demo` accepts must be trainable: after simulating, the demo trains
+    with the default TrainOptions, whose workflow needs 7-day windows inside both the fit
+    period and the calibration period (fractions 0.5 and 0.68 of the log)."""
+    params = {p.name: p for p in typer.main.get_command(app).commands["demo"].params}
+    days = params["days"]
+    min_days = getattr(days, "min", None)
+    if min_days is None:  # click's own Option keeps the range on its type
+        min_days = days.type.min
+    assert min_days is not None
+    split = DaySplit.from_fractions(min_days, 0.5, 0.68)
+    assert split.fit_end >= 7
+    assert split.calib_end - split.fit_end >= 7, (min_days, split)
