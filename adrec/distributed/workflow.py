@@ -50,7 +50,7 @@ class TrainOptions:
     quantile: float = 0.99
     detector: dict = field(default_factory=lambda: dict(LSTM_DEFAULTS))
     sasrec: dict = field(default_factory=_sasrec_defaults)
-    num_partitions: int = 4
+    num_partitions: int | None = None  # None: chosen from the log's size
     max_calibration_windows: int = 50_000
     settings: TrainSettings = field(default_factory=TrainSettings)
 
@@ -73,6 +73,27 @@ def _split(windows: ray.data.Dataset, name: str) -> ray.data.Dataset:
     return windows.filter(expr=col("split") == name)
 
 
+class _Progress:
+    """Prints one line per finished stage and keeps each stage's duration."""
+
+    def __init__(self, log: Callable[[str], None]):
+        self.log = log
+        self.t0 = self.last = time.perf_counter()
+        self.timings: dict[str, float] = {}
+
+    def done(self, key: str, message: str) -> None:
+        now = time.perf_counter()
+        self.timings[key] = round(now - self.last, 2)
+        self.last = now
+        self.log(f"  [{now - self.t0:6.1f}s] {message}")
+
+
+def _partitions(opts: TrainOptions, n_events: int) -> int:
+    """Shuffle partitions: the configured number, or about one per million events (2 to 64);
+    every partition costs a shuffle actor, which small logs do not repay."""
+    return opts.num_partitions or int(np.clip(n_events // 1_000_000, 2, 64))
+
+
 def train_run(
     logs_dir: str | Path,
     run_dir: str | Path,
@@ -83,13 +104,7 @@ def train_run(
     opts = opts or TrainOptions()
     run = RunDir(run_dir)
     run.root.mkdir(parents=True, exist_ok=True)
-    storage = run.root / "ray_train"
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-
-    def stage(name: str) -> None:
-        timings[name] = round(time.perf_counter() - t0 - sum(timings.values()), 2)
-        log(f"  [{time.perf_counter() - t0:6.1f}s] {name}")
+    progress = _Progress(log)
 
     events = pipeline.read_events(str(logs_dir))
     summary = pipeline.summarize(events)
@@ -101,44 +116,72 @@ def train_run(
             "in both the fit and the calibration period"
         )
     run.spec.write_text(json.dumps(spec.to_dict(), indent=2))
-    stage(
+    partitions = _partitions(opts, summary.n_events)
+    progress.done(
+        "read",
         f"read {summary.n_events} events of {summary.n_users} users over "
-        f"{summary.n_days} days, {len(summary.categories)} categories"
+        f"{summary.n_days} days, {len(summary.categories)} categories",
     )
+    detector, detector_metrics = _detector_stages(
+        events, spec, split, partitions, run, opts, progress, read_life_events(logs_dir)
+    )
+    recommender_metrics = _recommender_stages(events, spec, split, partitions, run, opts, progress)
+    metrics = {
+        "logs": str(logs_dir),
+        "summary": asdict(summary),
+        "split": asdict(split),
+        "detector": {"name": detector.name, "threshold": detector.threshold_, **detector_metrics},
+        "recommender": {"name": "sasrec", **recommender_metrics},
+        "training": asdict(opts.settings),
+        "timings_s": progress.timings,
+    }
+    run.metrics.write_text(json.dumps(metrics, indent=2, default=str))
+    return metrics
 
+
+def _detector_stages(
+    events,
+    spec: WindowSpec,
+    split: DaySplit,
+    partitions: int,
+    run: RunDir,
+    opts: TrainOptions,
+    progress: _Progress,
+    truth: pd.DataFrame | None,
+) -> tuple[BaseDetector, dict]:
+    """Windows and profiles -> LSTM-AE (Ray Train) -> calibration -> scored test windows."""
     # Behaviour windows, sharded by user; materialised once and reused by every split.
-    windows = pipeline.behaviour_windows(events, spec, split, opts.num_partitions).materialize()
+    windows = pipeline.behaviour_windows(events, spec, split, partitions).materialize()
     fit_w, calib_w, test_w = (_split(windows, s) for s in ("fit", "calib", "test"))
     profiles = pipeline.profiles(windows, spec.window_days)
     save_table(run.profiles, profiles, "profile")
     counts = {s: d.count() for s, d in (("fit", fit_w), ("calib", calib_w), ("test", test_w))}
-    stage(f"built windows {counts} and {len(profiles)} user profiles")
+    progress.done("windows", f"built windows {counts} and {len(profiles)} user profiles")
 
-    # The detector: Ray Train fits the LSTM autoencoder on normal windows.
     mean, std = pipeline.moment_sums(fit_w)
-    det_cfg = {
+    config = {
         **opts.detector,
         "n_features": spec.n_features,
         "mean": mean.tolist(),
         "std": std.tolist(),
     }
-    module, det_metrics = train_lstm_ae(fit_w, det_cfg, storage, opts.settings)
-    stage(
-        f"trained LSTM-AE on {opts.settings.num_workers} workers, loss "
-        f"{det_metrics.get('loss', float('nan')):.4f}"
+    module, train_metrics = train_lstm_ae(fit_w, config, run.root / "ray_train", opts.settings)
+    loss = train_metrics.get("loss", float("nan"))
+    progress.done(
+        "train_lstm_ae", f"trained LSTM-AE on {opts.settings.num_workers} workers, loss {loss:.4f}"
     )
 
     # Threshold and calibration from held-out normal windows of later days.
-    n_calib = counts["calib"]
-    if n_calib > opts.max_calibration_windows:
-        calib_w = calib_w.random_sample(opts.max_calibration_windows / n_calib, seed=0)
+    if counts["calib"] > opts.max_calibration_windows:
+        calib_w = calib_w.random_sample(opts.max_calibration_windows / counts["calib"], seed=0)
     calib_x = pipeline.column(calib_w, "window")
     detector = LSTMAEDetector(quantile=opts.quantile, **opts.detector).use_module(module)
     detector.calibrate(calib_x)
     detector.save(run.detector)
-    stage(
+    progress.done(
+        "calibrate",
         f"calibrated on {len(calib_x)} held-out windows: threshold "
-        f"{detector.threshold_:.4f} (q={opts.quantile})"
+        f"{detector.threshold_:.4f} (q={opts.quantile})",
     )
 
     # Score every later window with the saved detector, sharded over Ray Data actors.
@@ -150,64 +193,49 @@ def train_run(
         batch_size=4096,
     ).to_pandas()
     scored.to_parquet(run.root / "test_scores.parquet", index=False)
-    detection = _evaluate(scored, read_life_events(logs_dir), spec, detector.threshold_)
-    stage(
+    detection = _evaluate(scored, truth, spec, detector.threshold_)
+    progress.done(
+        "score",
         "scored test windows"
-        + (f": AUROC {detection['auroc']:.3f}, AUPRC {detection['auprc']:.3f}" if detection else "")
+        + (
+            f": AUROC {detection['auroc']:.3f}, AUPRC {detection['auprc']:.3f}" if detection else ""
+        ),
     )
+    return detector, {"train_loss": loss, "window_counts": counts, "detection": detection}
 
-    # The recommender: SASRec over item sequences before the serving period.
+
+def _recommender_stages(
+    events,
+    spec: WindowSpec,
+    split: DaySplit,
+    partitions: int,
+    run: RunDir,
+    opts: TrainOptions,
+    progress: _Progress,
+) -> dict:
+    """Item sequences before the serving period -> SASRec (Ray Train)."""
     s = opts.sasrec
     examples = pipeline.sequence_examples(
-        events, spec, split.calib_end, s["max_len"], opts.num_partitions
+        events, spec, split.calib_end, s["max_len"], partitions
     ).materialize()
-    latest = _split_latest(examples)
-    save_table(run.histories, latest, "items")
-    catalog = pipeline.item_counts(events, spec, split.calib_end, opts.num_partitions)
+    save_table(run.histories, _split_latest(examples), "items")
+    catalog = pipeline.item_counts(events, spec, split.calib_end, partitions)
     catalog.to_parquet(run.catalog, index=False)
+    n_sequences = examples.count()
+    progress.done("sequences", f"built {n_sequences} training sequences over {len(catalog)} items")
+
     model_cfg = {
         "n_items": int(catalog["item_id"].max()),
-        "max_len": s["max_len"],
-        "dim": s["dim"],
-        "n_layers": s["n_layers"],
-        "n_heads": s["n_heads"],
-        "dropout": s["dropout"],
+        **{k: s[k] for k in ("max_len", "dim", "n_layers", "n_heads", "dropout")},
     }
-    train_cfg = {
-        "model": model_cfg,
-        "epochs": s["epochs"],
-        "lr": s["lr"],
-        "batch_size": s["batch_size"],
-        "seed": s["seed"],
-    }
-    model, rec_metrics = train_sasrec(examples, train_cfg, storage, opts.settings)
+    train_cfg = {"model": model_cfg, **{k: s[k] for k in ("epochs", "lr", "batch_size", "seed")}}
+    model, train_metrics = train_sasrec(examples, train_cfg, run.root / "ray_train", opts.settings)
     save_sasrec(model, model_cfg, run.recommender)
-    stage(
-        f"trained SASRec on {examples.count()} sequences, loss "
-        f"{rec_metrics.get('loss', float('nan')):.4f}"
+    loss = train_metrics.get("loss", float("nan"))
+    progress.done(
+        "train_sasrec", f"trained SASRec on {opts.settings.num_workers} workers, loss {loss:.4f}"
     )
-
-    metrics = {
-        "logs": str(logs_dir),
-        "summary": asdict(summary),
-        "split": asdict(split),
-        "window_counts": counts,
-        "detector": {
-            "name": detector.name,
-            "threshold": detector.threshold_,
-            "train_loss": det_metrics.get("loss"),
-            "detection": detection,
-        },
-        "recommender": {
-            "name": "sasrec",
-            "train_loss": rec_metrics.get("loss"),
-            "n_sequences": examples.count(),
-        },
-        "training": asdict(opts.settings),
-        "timings_s": timings,
-    }
-    run.metrics.write_text(json.dumps(metrics, indent=2, default=str))
-    return metrics
+    return {"train_loss": loss, "n_sequences": n_sequences}
 
 
 def _split_latest(examples: ray.data.Dataset) -> dict[int, np.ndarray]:

@@ -19,7 +19,6 @@ import copy
 import functools
 import json
 import shlex
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -526,27 +525,3 @@ def test_serve_config_is_consistent() -> None:
         for g in cluster["workerGroupSpecs"]
     )
     assert max_cpus_needed <= capacity, (max_cpus_needed, capacity)
-
-
-def test_serve_config_validates_with_ray_serve_schema() -> None:
-    # Importing the schema does not start Ray (it takes a few seconds: ray + pandas).
-    # Ray's own pydantic deprecation warnings at import time are not ours to fix.
-    from pydantic import ValidationError as PydanticValidationError
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from ray.serve.schema import ServeDeploySchema
-
-    config = _serve_config()
-    schema = ServeDeploySchema.model_validate(config)
-    assert [a.import_path for a in schema.applications] == [SERVE_IMPORT_PATH]
-    for dep in schema.applications[0].deployments:
-        assert not {"num_replicas", "autoscaling_config"} <= dep.model_fields_set, dep.name
-
-    # Ray Serve itself rejects the combination this manifest avoids.
-    broken = copy.deepcopy(config)
-    for dep in broken["applications"][0]["deployments"]:
-        if "autoscaling_config" in dep:
-            dep["num_replicas"] = 2
-    with pytest.raises(PydanticValidationError, match="num_replicas"):
-        ServeDeploySchema.model_validate(broken)
