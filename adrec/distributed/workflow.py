@@ -88,6 +88,19 @@ class _Progress:
         self.log(f"  [{now - self.t0:6.1f}s] {message}")
 
 
+@dataclass
+class _Run:
+    """What every stage of one training run reads."""
+
+    events: ray.data.Dataset
+    spec: WindowSpec
+    split: DaySplit
+    partitions: int
+    dirs: RunDir
+    opts: TrainOptions
+    progress: _Progress
+
+
 def _partitions(opts: TrainOptions, n_events: int) -> int:
     """Shuffle partitions: the configured number, or about one per million events (2 to 64);
     every partition costs a shuffle actor, which small logs do not repay."""
@@ -116,16 +129,14 @@ def train_run(
             "in both the fit and the calibration period"
         )
     run.spec.write_text(json.dumps(spec.to_dict(), indent=2))
-    partitions = _partitions(opts, summary.n_events)
     progress.done(
         "read",
         f"read {summary.n_events} events of {summary.n_users} users over "
         f"{summary.n_days} days, {len(summary.categories)} categories",
     )
-    detector, detector_metrics = _detector_stages(
-        events, spec, split, partitions, run, opts, progress, read_life_events(logs_dir)
-    )
-    recommender_metrics = _recommender_stages(events, spec, split, partitions, run, opts, progress)
+    r = _Run(events, spec, split, _partitions(opts, summary.n_events), run, opts, progress)
+    detector, detector_metrics = _detector_stages(r, read_life_events(logs_dir))
+    recommender_metrics = _recommender_stages(r)
     metrics = {
         "logs": str(logs_dir),
         "summary": asdict(summary),
@@ -139,62 +150,54 @@ def train_run(
     return metrics
 
 
-def _detector_stages(
-    events,
-    spec: WindowSpec,
-    split: DaySplit,
-    partitions: int,
-    run: RunDir,
-    opts: TrainOptions,
-    progress: _Progress,
-    truth: pd.DataFrame | None,
-) -> tuple[BaseDetector, dict]:
+def _detector_stages(r: _Run, truth: pd.DataFrame | None) -> tuple[BaseDetector, dict]:
     """Windows and profiles -> LSTM-AE (Ray Train) -> calibration -> scored test windows."""
     # Behaviour windows, sharded by user; materialised once and reused by every split.
-    windows = pipeline.behaviour_windows(events, spec, split, partitions).materialize()
+    windows = pipeline.behaviour_windows(r.events, r.spec, r.split, r.partitions).materialize()
     fit_w, calib_w, test_w = (_split(windows, s) for s in ("fit", "calib", "test"))
-    profiles = pipeline.profiles(windows, spec.window_days)
-    save_table(run.profiles, profiles, "profile")
+    profiles = pipeline.profiles(windows, r.spec.window_days)
+    save_table(r.dirs.profiles, profiles, "profile")
     counts = {s: d.count() for s, d in (("fit", fit_w), ("calib", calib_w), ("test", test_w))}
-    progress.done("windows", f"built windows {counts} and {len(profiles)} user profiles")
+    r.progress.done("windows", f"built windows {counts} and {len(profiles)} user profiles")
 
     mean, std = pipeline.moment_sums(fit_w)
     config = {
-        **opts.detector,
-        "n_features": spec.n_features,
+        **r.opts.detector,
+        "n_features": r.spec.n_features,
         "mean": mean.tolist(),
         "std": std.tolist(),
     }
-    module, train_metrics = train_lstm_ae(fit_w, config, run.root / "ray_train", opts.settings)
+    module, train_metrics = train_lstm_ae(fit_w, config, r.dirs.root / "ray_train", r.opts.settings)
     loss = train_metrics.get("loss", float("nan"))
-    progress.done(
-        "train_lstm_ae", f"trained LSTM-AE on {opts.settings.num_workers} workers, loss {loss:.4f}"
+    r.progress.done(
+        "train_lstm_ae",
+        f"trained LSTM-AE on {r.opts.settings.num_workers} workers, loss {loss:.4f}",
     )
 
     # Threshold and calibration from held-out normal windows of later days.
-    if counts["calib"] > opts.max_calibration_windows:
-        calib_w = calib_w.random_sample(opts.max_calibration_windows / counts["calib"], seed=0)
+    if counts["calib"] > r.opts.max_calibration_windows:
+        calib_w = calib_w.random_sample(r.opts.max_calibration_windows / counts["calib"], seed=0)
     calib_x = pipeline.column(calib_w, "window")
-    detector = LSTMAEDetector(quantile=opts.quantile, **opts.detector).use_module(module)
+    detector = LSTMAEDetector(quantile=r.opts.quantile, **r.opts.detector).use_module(module)
     detector.calibrate(calib_x)
-    detector.save(run.detector)
-    progress.done(
+    detector.save(r.dirs.detector)
+    r.progress.done(
         "calibrate",
         f"calibrated on {len(calib_x)} held-out windows: threshold "
-        f"{detector.threshold_:.4f} (q={opts.quantile})",
+        f"{detector.threshold_:.4f} (q={r.opts.quantile})",
     )
 
     # Score every later window with the saved detector, sharded over Ray Data actors.
     scored = test_w.map_batches(
         _WindowScorer,
-        fn_constructor_kwargs={"detector_dir": str(run.detector)},
+        fn_constructor_kwargs={"detector_dir": str(r.dirs.detector)},
         compute=ray.data.ActorPoolStrategy(size=1),
         batch_format="numpy",
         batch_size=4096,
     ).to_pandas()
-    scored.to_parquet(run.root / "test_scores.parquet", index=False)
-    detection = _evaluate(scored, truth, spec, detector.threshold_)
-    progress.done(
+    scored.to_parquet(r.dirs.root / "test_scores.parquet", index=False)
+    detection = _evaluate(scored, truth, r.spec, detector.threshold_)
+    r.progress.done(
         "score",
         "scored test windows"
         + (
@@ -204,36 +207,32 @@ def _detector_stages(
     return detector, {"train_loss": loss, "window_counts": counts, "detection": detection}
 
 
-def _recommender_stages(
-    events,
-    spec: WindowSpec,
-    split: DaySplit,
-    partitions: int,
-    run: RunDir,
-    opts: TrainOptions,
-    progress: _Progress,
-) -> dict:
+def _recommender_stages(r: _Run) -> dict:
     """Item sequences before the serving period -> SASRec (Ray Train)."""
-    s = opts.sasrec
+    s = r.opts.sasrec
     examples = pipeline.sequence_examples(
-        events, spec, split.calib_end, s["max_len"], partitions
+        r.events, r.spec, r.split.calib_end, s["max_len"], r.partitions
     ).materialize()
-    save_table(run.histories, _split_latest(examples), "items")
-    catalog = pipeline.item_counts(events, spec, split.calib_end, partitions)
-    catalog.to_parquet(run.catalog, index=False)
+    save_table(r.dirs.histories, _split_latest(examples), "items")
+    catalog = pipeline.item_counts(r.events, r.spec, r.split.calib_end, r.partitions)
+    catalog.to_parquet(r.dirs.catalog, index=False)
     n_sequences = examples.count()
-    progress.done("sequences", f"built {n_sequences} training sequences over {len(catalog)} items")
+    r.progress.done(
+        "sequences", f"built {n_sequences} training sequences over {len(catalog)} items"
+    )
 
     model_cfg = {
         "n_items": int(catalog["item_id"].max()),
         **{k: s[k] for k in ("max_len", "dim", "n_layers", "n_heads", "dropout")},
     }
     train_cfg = {"model": model_cfg, **{k: s[k] for k in ("epochs", "lr", "batch_size", "seed")}}
-    model, train_metrics = train_sasrec(examples, train_cfg, run.root / "ray_train", opts.settings)
-    save_sasrec(model, model_cfg, run.recommender)
+    model, train_metrics = train_sasrec(
+        examples, train_cfg, r.dirs.root / "ray_train", r.opts.settings
+    )
+    save_sasrec(model, model_cfg, r.dirs.recommender)
     loss = train_metrics.get("loss", float("nan"))
-    progress.done(
-        "train_sasrec", f"trained SASRec on {opts.settings.num_workers} workers, loss {loss:.4f}"
+    r.progress.done(
+        "train_sasrec", f"trained SASRec on {r.opts.settings.num_workers} workers, loss {loss:.4f}"
     )
     return {"train_loss": loss, "n_sequences": n_sequences}
 
