@@ -87,7 +87,9 @@ def _train_epochs(model, optimizer, batches_of_epoch, loss_fn, config: dict) -> 
     for epoch in range(start, epochs):
         loss = train_one_epoch(model, batches_of_epoch(), loss_fn, optimizer)
         if (epoch + 1) % every == 0 or epoch == epochs - 1:
-            _report({"epoch": epoch, "loss": loss}, model, optimizer, epoch)
+            # start_epoch > 0 records that this run resumed from a checkpoint.
+            metrics = {"epoch": epoch, "loss": loss, "start_epoch": start}
+            _report(metrics, model, optimizer, epoch)
 
 
 def lstm_ae_loop(config: dict) -> None:
