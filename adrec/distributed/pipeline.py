@@ -5,6 +5,7 @@ adrec.data that the in-process path and the served detector use."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,10 @@ READ_CPUS = 0.5
 
 
 def read_events(logs_dir: str) -> ray.data.Dataset:
+    # Ray reads RAY_DATA_USE_DATASOURCE_V2 once, when ray.data is first imported, which may
+    # precede adrec's default (see adrec/distributed/__init__.py): apply it here as well.
+    v2 = os.environ.get("RAY_DATA_USE_DATASOURCE_V2", "0").lower() in ("1", "true")
+    ray.data.DataContext.get_current().use_datasource_v2 = v2
     return ray.data.read_parquet(
         str(events_dir(logs_dir)),
         columns=list(EVENT_COLUMNS),

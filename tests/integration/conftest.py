@@ -1,12 +1,9 @@
 """One local Ray cluster per test session, and one run of the demo path on tiny data whose
 service stays up for the HTTP tests."""
 
-import os
 import socket
 
 import pytest
-
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 
 def _free_port() -> int:
