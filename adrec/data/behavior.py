@@ -31,10 +31,6 @@ class WindowSpec:
     def n_features(self) -> int:
         return len(self.categories) + len(TIME_BUCKETS) + 2
 
-    @property
-    def profile_size(self) -> int:
-        return self.n_features
-
     def day_index(self, timestamps: pd.Series) -> np.ndarray:
         delta = pd.to_datetime(timestamps) - pd.Timestamp(self.origin)
         return (delta.dt.total_seconds() // 86400).to_numpy(dtype=np.int64)

@@ -50,7 +50,6 @@ def _sample_events() -> pd.DataFrame:
 
 def test_spec_sizes_and_round_trip():
     assert SPEC3.n_features == 3 + 4 + 2
-    assert SPEC3.profile_size == SPEC3.n_features
     d = SPEC3.to_dict()
     assert d["categories"] == list(CATS)
     assert WindowSpec.from_dict(json.loads(json.dumps(d))) == SPEC3
