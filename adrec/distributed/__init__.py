@@ -3,12 +3,9 @@ workflows that chain them. Everything it runs is plain code from the rest of adr
 
 import os
 
-# Measured on a 2-core machine with Ray 2.60 (see README, "Performance notes"):
-# - Ray Data's DataSource V2 Parquet reader starts FooterReader actors per read: reading 56
-#   small files took 47 s instead of 0.7 s with the V1 reader.
-# - When the driver runs under `uv run`, Ray starts every worker through `uv run` as well,
-#   which made the first task of a fresh cluster 3x slower; the driver's venv already is
-#   the workers' environment.
-# Both stay overridable from the environment.
-os.environ.setdefault("RAY_DATA_USE_DATASOURCE_V2", "0")
+# Measured on a 2-core machine with Ray 2.60 (see README, "Performance notes"): when the
+# driver runs under `uv run`, Ray starts every worker through `uv run` as well, which made the
+# first task of a fresh cluster 3x slower; the driver's venv already is the workers'
+# environment. Overridable from the environment. (The Parquet reader choice is applied in
+# pipeline.read_events.)
 os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
