@@ -37,6 +37,19 @@ class BaseDetector(ABC):
         self.quantile = quantile
         self.params = params
 
+    @classmethod
+    def get_test_params(cls) -> dict[str, Any]:
+        """Small, fast parameters for the shared contract tests and smoke runs."""
+        return {}
+
+    @classmethod
+    def with_contamination(cls, contamination: float, **params: Any) -> BaseDetector:
+        """A detector whose threshold flags `contamination` of the normal data (PyOD's
+        convention) instead of the default 1 - 0.99."""
+        if not 0.0 < contamination < 0.5:
+            raise ValueError("contamination must be in (0, 0.5)")
+        return cls(quantile=1.0 - contamination, **params)
+
     # -- what subclasses implement -------------------------------------------------------
     @abstractmethod
     def _fit(self, X: np.ndarray) -> None: ...

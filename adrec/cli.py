@@ -10,12 +10,15 @@ from typing import Annotated
 
 import typer
 
+from adrec.bench.cli import bench_app
+
 app = typer.Typer(
     help="adrec: anomaly-aware recommendation on Ray. Detects when a user's behaviour departs "
     "from their own normal and shifts recommendations towards their new direction.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(bench_app, name="bench")
 
 Users = Annotated[int, typer.Option(min=10, help="Simulated users.")]
 # Training needs a 7-day window in the fit period (first 50% of days) and another in the

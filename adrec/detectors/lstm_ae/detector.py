@@ -20,6 +20,10 @@ class LSTMAEDetector(BaseDetector):
     def __init__(self, quantile: float = 0.99, **params):
         super().__init__(quantile, **{**DEFAULTS, **params})
 
+    @classmethod
+    def get_test_params(cls) -> dict:
+        return {"hidden": 8, "latent": 4, "epochs": 3, "lr": 1e-2, "batch_size": 50, "seed": 0}
+
     def build_module(self, n_features: int) -> LSTMAutoencoder:
         return LSTMAutoencoder(n_features, self.params["hidden"], self.params["latent"])
 
