@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 SOURCES = ("long_term", "short_term", "emerging")
+# Optional sources a rule may also weigh; the three above are always named.
+EXTRA_SOURCES = ("trending",)
+ALL_SOURCES = SOURCES + EXTRA_SOURCES
 
 
 def _calm() -> dict[str, float]:
@@ -23,21 +26,32 @@ def _shifted() -> dict[str, float]:
 
 @dataclass(frozen=True)
 class BlendRule:
-    """weights(c) = (1 - c) * calm + c * shifted, for a calibrated score c in [0, 1]."""
+    """weights(c) = (1 - c) * calm + c * shifted, for a calibrated score c in [0, 1].
+
+    Both profiles name the sources in SOURCES and, optionally, the same extra sources."""
 
     calm: dict[str, float] = field(default_factory=_calm)
     shifted: dict[str, float] = field(default_factory=_shifted)
 
     def __post_init__(self) -> None:
         for name, w in (("calm", self.calm), ("shifted", self.shifted)):
-            if set(w) != set(SOURCES):
-                raise ValueError(f"{name} weights must name exactly the sources {SOURCES}")
+            if not set(SOURCES) <= set(w) <= set(ALL_SOURCES):
+                raise ValueError(
+                    f"{name} weights must name the sources {SOURCES} and optionally "
+                    f"{EXTRA_SOURCES}, got {sorted(w)}"
+                )
             if any(v < 0 for v in w.values()) or not np.isclose(sum(w.values()), 1.0):
                 raise ValueError(f"{name} weights must be >= 0 and sum to 1")
+        if set(self.calm) != set(self.shifted):
+            raise ValueError("calm and shifted weights must name the same sources")
 
     def weights(self, calibrated: float) -> dict[str, float]:
         c = float(np.clip(calibrated, 0.0, 1.0))
-        return {s: (1 - c) * self.calm[s] + c * self.shifted[s] for s in SOURCES}
+        return {s: (1 - c) * self.calm[s] + c * self.shifted[s] for s in self.sources}
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(s for s in ALL_SOURCES if s in self.calm)
 
 
 def blend(
@@ -50,7 +64,7 @@ def blend(
 
     Every item is labelled with the source that contributed most to its blended score.
     Items in `exclude` (and index 0, padding) are never returned."""
-    names = [s for s in SOURCES if s in sources]
+    names = [s for s in ALL_SOURCES if s in sources]
     for name in names:
         if not np.isfinite(sources[name]).all():
             raise ValueError(f"source {name!r} has non-finite scores")

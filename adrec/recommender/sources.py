@@ -40,3 +40,105 @@ def within_category_popularity(item_category: np.ndarray, counts: np.ndarray) ->
     known = item_category >= 0
     out[known] = smoothed[known] / cat_total[item_category[known]]
     return out
+
+
+class ItemTransitions:
+    """Short-term source: which items follow which, from training sequences.
+
+    fit counts, for every ordered pair (a, b) with b up to `reach` positions after a in some
+    user's sequence, 1 / distance; rows are normalised to distributions. scores() mixes the
+    rows of a user's last items with weights decaying by `decay` per step back."""
+
+    def __init__(self, reach: int = 3, decay: float = 0.6, last: int = 5):
+        self.reach = reach
+        self.decay = decay
+        self.last = last
+
+    def fit(self, sequences: list[np.ndarray], n_items: int) -> ItemTransitions:
+        from scipy import sparse
+
+        if self.reach < 1 or self.last < 1 or not 0 < self.decay <= 1:
+            raise ValueError("reach and last must be >= 1 and decay in (0, 1]")
+        rows, cols, vals = [], [], []
+        for seq in sequences:
+            seq = np.asarray(seq, dtype=np.int64)
+            if seq.size and (seq.min() < 1 or seq.max() > n_items):
+                raise ValueError(f"sequences hold item ids outside 1..{n_items}")
+            for d in range(1, self.reach + 1):
+                rows.append(seq[:-d])
+                cols.append(seq[d:])
+                vals.append(np.full(max(len(seq) - d, 0), 1.0 / d))
+        counts = sparse.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(n_items + 1, n_items + 1),
+        )
+        totals = np.asarray(counts.sum(1)).ravel()
+        inv = np.divide(1.0, totals, out=np.zeros_like(totals), where=totals > 0)
+        self.transitions_ = sparse.diags(inv) @ counts
+        self.n_items_ = n_items
+        return self
+
+    def scores(self, histories: list[np.ndarray]) -> np.ndarray:
+        """A distribution over items per history: [n_histories, n_items + 1] (zeros when the
+        last items have no known successor)."""
+        from scipy import sparse
+
+        if not hasattr(self, "transitions_"):
+            raise RuntimeError("ItemTransitions is not fitted; call fit() first")
+        rows, cols, vals = [], [], []
+        for u, items in enumerate(histories):
+            last = np.asarray(items, dtype=np.int64)[-self.last :][::-1]
+            rows.append(np.full(len(last), u))
+            cols.append(last)
+            vals.append(self.decay ** np.arange(len(last)))
+        mix = sparse.csr_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(len(histories), self.n_items_ + 1),
+        )
+        return _normalise_rows(np.asarray((mix @ self.transitions_).todense()))
+
+
+def trending(
+    item_ids: np.ndarray, timestamps: np.ndarray, at: np.ndarray, window_s: float, n_items: int
+) -> np.ndarray:
+    """Popularity over the global window [at - window_s, at) for each prediction time in `at`,
+    add-one smoothed and normalised: [len(at), n_items + 1]. Only interactions strictly
+    before each prediction time count, so no future reaches the source."""
+    order = np.argsort(timestamps, kind="stable")
+    ts, items = np.asarray(timestamps)[order], np.asarray(item_ids)[order]
+    out = np.ones((len(at), n_items + 1))
+    out[:, 0] = 0.0
+    lo = np.searchsorted(ts, np.asarray(at) - window_s, side="left")
+    hi = np.searchsorted(ts, np.asarray(at), side="left")
+    for r, (a, b) in enumerate(zip(lo, hi, strict=True)):
+        out[r] += np.bincount(items[a:b], minlength=n_items + 1)[: n_items + 1]
+        out[r, 0] = 0.0
+    return _normalise_rows(out)
+
+
+def _normalise_rows(x: np.ndarray) -> np.ndarray:
+    s = x.sum(1, keepdims=True)
+    return np.divide(x, s, out=np.zeros_like(x), where=s > 0)
+
+
+def genre_popularity_scores(
+    genre_weights: np.ndarray, shares: np.ndarray, item_counts: np.ndarray
+) -> np.ndarray:
+    """The multi-label form of category_popularity_scores, for many users at once.
+
+    genre_weights [n_users, n_genres]; shares [n_items + 1, n_genres] (each item's genres
+    sharing one unit); item_counts [n_items + 1]. An item's popularity within a genre is its
+    add-one smoothed count times its share of that genre, normalised over the genre; a user's
+    scores are those popularities mixed by the user's genre weights, as a distribution over
+    items (all zeros for a user with no weight)."""
+    weights = np.atleast_2d(np.asarray(genre_weights, dtype=np.float64))
+    shares = np.asarray(shares, dtype=np.float64)
+    if weights.shape[1] != shares.shape[1] or len(item_counts) != len(shares):
+        raise ValueError(
+            f"genre_weights {weights.shape}, shares {shares.shape} and item_counts "
+            f"{np.shape(item_counts)} disagree on genres or items"
+        )
+    mass = (np.asarray(item_counts, dtype=np.float64) + 1.0)[:, None] * shares
+    totals = mass.sum(0)
+    within = np.divide(mass, totals, out=np.zeros_like(mass), where=totals > 0)
+    return _normalise_rows(weights @ within.T)

@@ -1,0 +1,638 @@
+"""Does reacting to a user's detected change recommend better? The core of `adrec bench
+recommend`, Ray-free.
+
+On a chronological leave-last-out split (validation target = each user's second-to-last
+interaction, test target = the last), every user gets candidate distributions from four
+sources at prediction time: long_term (SASRec over the history), short_term (the recent
+items; item transitions or SASRec over the last few items, chosen on validation), emerging
+(popular items of the genres the user newly moved towards) and trending (global popularity in a
+window strictly before the prediction time). A behaviour detector scores each user's last
+window of interactions against the user's own profile, from the past only. Blends compared on
+the same users: each source alone, the best fixed blend, the anomaly-aware rule
+(BlendRule: calm -> shifted as the calibrated score rises), a learned gate with the anomaly score
+and the same gate without it. Every weight is tuned on validation targets; test targets are only
+scored. Metrics: full-ranking HR@10 / NDCG@10 with seen items excluded, and the
+100-sampled-negatives variant, on all users, shifting users (calibrated score >= 0.5 at test
+time) and the rest, with paired-bootstrap CIs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from adrec.base import DETECTORS, BaseDetector
+from adrec.recommender.behaviour_features import BehaviourWindow, genre_shares, training_windows
+from adrec.recommender.blend import ALL_SOURCES, BlendRule
+from adrec.recommender.gate import SourceGate
+from adrec.recommender.sources import (
+    ItemTransitions,
+    emerging_categories,
+    genre_popularity_scores,
+    trending,
+)
+
+SOURCE_NAMES = ALL_SOURCES  # long_term, short_term, emerging, trending
+DETECTOR_PREFERENCE = ("iforest", "pca", "gmm", "knn", "lstm_ae")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    max_len: int = 50
+    dim: int = 64
+    n_layers: int = 2
+    dropout: float = 0.2
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 1e-3
+    seeds: tuple[int, ...] = (0,)
+    window: int = 10
+    min_profile: int = 10
+    detector: str = "auto"
+    trending_days: float = 14.0
+    short_term_last: int = 5
+    k: int = 10
+    n_negatives: int = 100
+    n_bootstrap: int = 2000
+    grid_step: float = 0.1
+    shift_level: float = 0.5
+
+
+@dataclass
+class PredictionPoints:
+    """One target per user: the history before it (items, times), the target and its time."""
+
+    histories: list[np.ndarray]
+    history_times: list[np.ndarray]
+    targets: np.ndarray
+    times: np.ndarray
+
+
+@dataclass
+class LeaveLastOut:
+    users: np.ndarray
+    train: list[np.ndarray]
+    valid: PredictionPoints
+    test: PredictionPoints
+    n_dropped_users: int = 0
+
+
+@dataclass
+class SplitSources:
+    """Source distributions [n_sources, n_users, n_items + 1] and the user features."""
+
+    probs: np.ndarray
+    calibrated: np.ndarray
+    gate_features: np.ndarray
+    extra: dict = field(default_factory=dict)
+
+
+def leave_last_out(ratings: pd.DataFrame, min_interactions: int = 3) -> LeaveLastOut:
+    """Per-user chronological sequences (the frame's order within a user and timestamp is kept:
+    a stable sort, so ties stay in the loader's order)."""
+    for col in ("user_id", "item_id", "timestamp"):
+        if col not in ratings:
+            raise ValueError(f"ratings lack the column {col!r}")
+    ordered = ratings.sort_values(["user_id", "timestamp"], kind="stable")
+    users, train, points, dropped = [], [], {"valid": [], "test": []}, 0
+    for user, g in ordered.groupby("user_id", sort=True):
+        items = g["item_id"].to_numpy(np.int64)
+        ts = g["timestamp"].to_numpy(np.int64)
+        if len(items) < min_interactions:
+            dropped += 1
+            continue
+        users.append(int(user))
+        train.append(items[:-2])
+        points["valid"].append((items[:-2], ts[:-2], items[-2], ts[-2]))
+        points["test"].append((items[:-1], ts[:-1], items[-1], ts[-1]))
+
+    def pack(rows) -> PredictionPoints:
+        h, ht, t, tt = zip(*rows, strict=True)
+        return PredictionPoints(list(h), list(ht), np.array(t, np.int64), np.array(tt, np.int64))
+
+    if not users:
+        raise ValueError(f"no user has at least {min_interactions} interactions")
+    return LeaveLastOut(
+        np.array(users), train, pack(points["valid"]), pack(points["test"]), dropped
+    )
+
+
+# ------------------------------------------------------------------------------ metrics
+
+
+def full_ranks(scores: np.ndarray, targets: np.ndarray, seen: list[np.ndarray]) -> np.ndarray:
+    """0-based rank of each target among all items (padding and seen items excluded; ties
+    counted against the target)."""
+    s = scores.copy()
+    s[:, 0] = -np.inf
+    rows = np.repeat(np.arange(len(seen)), [len(h) for h in seen])
+    s[rows, np.concatenate(seen)] = -np.inf
+    target = scores[np.arange(len(targets)), targets]
+    s[np.arange(len(targets)), targets] = -np.inf
+    return (s >= target[:, None]).sum(1)
+
+
+def sampled_ranks(
+    scores: np.ndarray, targets: np.ndarray, seen: list[np.ndarray], n_negatives: int, seed: int
+) -> np.ndarray:
+    """Rank of the target among itself and `n_negatives` uniform items the user has not seen
+    (seeded; ties against the target)."""
+    rng = np.random.default_rng(seed)
+    n_items = scores.shape[1] - 1
+    out = np.zeros(len(targets), np.int64)
+    for u, (t, h) in enumerate(zip(targets, seen, strict=True)):
+        pool = np.setdiff1d(np.arange(1, n_items + 1), np.append(h, t))
+        neg = rng.choice(pool, size=min(n_negatives, len(pool)), replace=False)
+        out[u] = (scores[u, neg] >= scores[u, t]).sum()
+    return out
+
+
+def hit_ndcg(ranks: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    hit = (ranks < k).astype(np.float64)
+    return hit, np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
+
+
+def paired_bootstrap(a: np.ndarray, b: np.ndarray, n: int, seed: int) -> dict:
+    """Mean of a - b over the same users with a 95% percentile-bootstrap interval."""
+    d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+    if len(d) == 0:
+        return {"diff": float("nan"), "low": float("nan"), "high": float("nan"), "n": 0}
+    idx = np.random.default_rng(seed).integers(0, len(d), size=(n, len(d)))
+    means = d[idx].mean(1)
+    low, high = np.quantile(means, [0.025, 0.975])
+    return {"diff": float(d.mean()), "low": float(low), "high": float(high), "n": len(d)}
+
+
+# ------------------------------------------------------------------------------ sources
+
+
+def fit_long_term(train: list[np.ndarray], n_items: int, cfg: BenchConfig, seed: int):
+    """SASRec trained with full-softmax cross-entropy on every position of every training
+    sequence, a fixed number of epochs."""
+    from adrec.recommender.sasrec import SASRec, next_item_loss
+    from adrec.recommender.sequences import training_examples
+    from adrec.training import train_one_epoch
+
+    torch.manual_seed(seed)
+    examples = [training_examples(s, cfg.max_len) for s in train if len(s) >= 2]
+    inputs = torch.as_tensor(np.concatenate([e["input"] for e in examples]))
+    targets = torch.as_tensor(np.concatenate([e["target"] for e in examples]))
+    model = SASRec(n_items, cfg.max_len, cfg.dim, cfg.n_layers, 2, cfg.dropout)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(cfg.epochs):
+        order = torch.randperm(len(inputs), generator=gen)
+        batches = [
+            {
+                "input": inputs[order[i : i + cfg.batch_size]],
+                "target": targets[order[i : i + cfg.batch_size]],
+            }
+            for i in range(0, len(inputs), cfg.batch_size)
+        ]
+        train_one_epoch(model, batches, next_item_loss, opt)
+    return model.eval()
+
+
+@torch.no_grad()
+def next_item_probs(model, histories: list[np.ndarray], last: int | None = None) -> np.ndarray:
+    """Softmax over the catalogue after each history (or its last `last` items):
+    [n, n_items + 1], padding column 0."""
+    from adrec.recommender.sasrec import left_pad
+
+    seqs = [np.asarray(h, np.int64)[-(last or len(h)) :] for h in histories]
+    batch = torch.stack([left_pad(s.copy(), model.max_len) for s in seqs])
+    out = torch.cat([torch.softmax(model.full_sort_predict(b), -1) for b in batch.split(512)])
+    return out.double().numpy()
+
+
+def emerging_weights(
+    histories: list[np.ndarray], shares: np.ndarray, window: BehaviourWindow
+) -> np.ndarray:
+    """Each user's genre growth in the last window over the earlier profile: [n, n_genres]."""
+    out = np.zeros((len(histories), shares.shape[1]))
+    for u, h in enumerate(histories):
+        if len(h) > window.size:
+            recent = shares[h[-window.size :]].sum(0)
+            out[u] = emerging_categories(recent, shares[h[: -window.size]].mean(0))
+    return out
+
+
+# ------------------------------------------------------------------------------ detector
+
+
+def pick_detector(name: str) -> str:
+    import adrec.detectors  # noqa: F401  (registers every detector class)
+
+    if name != "auto":
+        if name not in DETECTORS:
+            raise ValueError(f"unknown detector {name!r}; registered: {sorted(DETECTORS)}")
+        return name
+    return next(d for d in DETECTOR_PREFERENCE if d in DETECTORS)
+
+
+def fit_behaviour_detector(
+    split: LeaveLastOut, shares: np.ndarray, window: BehaviourWindow, name: str, seed: int
+) -> tuple[BaseDetector, dict]:
+    """Fit on windows of 80% of the users' training histories, calibrate (99th percentile) on
+    the other 20% (held-out normal windows). Training histories end before every target."""
+    cls = DETECTORS[name]
+    as_steps = cls.input_ndim == 3
+    rng = np.random.default_rng(seed)
+    calib_users = set(rng.permutation(len(split.users))[: len(split.users) // 5].tolist())
+    fit_rows, calib_rows = [], []
+    for u, (items, ts) in enumerate(
+        zip(split.valid.histories, split.valid.history_times, strict=True)
+    ):
+        w = training_windows(items, ts, shares, window, len(items), window.size, as_steps)
+        (calib_rows if u in calib_users else fit_rows).append(w)
+    X_fit, X_cal = np.concatenate(fit_rows), np.concatenate(calib_rows)
+    params = {"seed": seed} if "seed" in cls().params else {}
+    detector = cls(**params).fit(X_fit, X_cal)
+    return detector, {"name": name, "n_fit_windows": len(X_fit), "n_calib_windows": len(X_cal)}
+
+
+def calibrated_at(
+    detector: BaseDetector, points: PredictionPoints, shares: np.ndarray, window: BehaviourWindow
+) -> np.ndarray:
+    """Each user's calibrated score from the history before the target only (0 for users
+    with too short a history to have a window)."""
+    describe = window.steps if detector.input_ndim == 3 else window.features
+    rows = [
+        describe(h, t, shares) for h, t in zip(points.histories, points.history_times, strict=True)
+    ]
+    have = np.array([r is not None for r in rows])
+    out = np.zeros(len(rows))
+    if have.any():
+        out[have] = detector.calibrated(np.stack([r for r in rows if r is not None]))
+    return out
+
+
+def user_features(
+    points: PredictionPoints, calibrated: np.ndarray, flags: np.ndarray, window: BehaviourWindow
+) -> np.ndarray:
+    """Gate inputs: [calibrated score, log1p days since the last rating, share of the recent
+    window's genres new to the user, log history length]."""
+    since = np.array(
+        [(t - ht[-1]) / 86_400.0 for t, ht in zip(points.times, points.history_times, strict=True)]
+    )
+    new = np.array([window.new_genre_share(h, flags) for h in points.histories])
+    length = np.log([len(h) for h in points.histories])
+    return np.column_stack([calibrated, np.log1p(np.clip(since, 0, None)), new, length])
+
+
+# ------------------------------------------------------------------------------ blends
+
+
+def simplex_grid(n: int, step: float) -> np.ndarray:
+    """All weight vectors of n non-negative multiples of `step` summing to 1."""
+    m = round(1 / step)
+    rows = [c for c in itertools.product(range(m + 1), repeat=n) if sum(c) == m]
+    return np.array(rows, np.float64) / m
+
+
+def mixed(probs: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Blend [S, n, I] by weights [S] (one for all users) or [n, S] (per user)."""
+    if weights.ndim == 1:
+        return np.tensordot(weights, probs, axes=1)
+    return np.einsum("ns,sni->ni", weights, probs)
+
+
+def _mean_ndcg(scores, points: PredictionPoints, k: int) -> float:
+    return float(hit_ndcg(full_ranks(scores, points.targets, points.histories), k)[1].mean())
+
+
+def tune_fixed(probs, points, k, step) -> tuple[np.ndarray, float]:
+    grid = simplex_grid(len(probs), step)
+    vals = [_mean_ndcg(mixed(probs, w), points, k) for w in grid]
+    best = int(np.argmax(vals))
+    return grid[best], vals[best]
+
+
+def tune_rule(probs, points, calibrated, calm, k, step) -> tuple[np.ndarray, float]:
+    """Shifted weights for BlendRule(calm -> shifted), chosen on validation NDCG@k."""
+    grid = simplex_grid(len(probs), step)
+    c = np.clip(calibrated, 0, 1)[:, None]
+    vals = [_mean_ndcg(mixed(probs, (1 - c) * calm + c * w), points, k) for w in grid]
+    best = int(np.argmax(vals))
+    return grid[best], vals[best]
+
+
+def as_rule(calm: np.ndarray, shifted: np.ndarray) -> BlendRule:
+    return BlendRule(
+        calm=dict(zip(SOURCE_NAMES, calm.round(6).tolist(), strict=True)),
+        shifted=dict(zip(SOURCE_NAMES, shifted.round(6).tolist(), strict=True)),
+    )
+
+
+# ------------------------------------------------------------------------------ the bench
+
+
+def build_sources(
+    split: LeaveLastOut,
+    points: PredictionPoints,
+    model,
+    short_term: str,
+    transitions: ItemTransitions,
+    detector: BaseDetector,
+    ratings: pd.DataFrame,
+    flags: np.ndarray,
+    item_counts: np.ndarray,
+    cfg: BenchConfig,
+) -> SplitSources:
+    shares = genre_shares(flags)
+    window = BehaviourWindow(cfg.window, cfg.min_profile)
+    n_items = len(flags) - 1
+    short = (
+        transitions.scores(points.histories)
+        if short_term == "transitions"
+        else next_item_probs(model, points.histories, cfg.short_term_last)
+    )
+    probs = np.stack(
+        [
+            next_item_probs(model, points.histories),
+            short,
+            genre_popularity_scores(
+                emerging_weights(points.histories, shares, window), shares, item_counts
+            ),
+            trending(
+                ratings["item_id"].to_numpy(),
+                ratings["timestamp"].to_numpy(),
+                points.times,
+                cfg.trending_days * 86_400.0,
+                n_items,
+            ),
+        ]
+    )
+    calibrated = calibrated_at(detector, points, shares, window)
+    return SplitSources(probs, calibrated, user_features(points, calibrated, flags, window))
+
+
+def run_bench(
+    ratings: pd.DataFrame,
+    genre_flags: np.ndarray,
+    cfg: BenchConfig,
+    log: Callable[[str], None] = print,
+    fit_model: Callable | None = None,
+) -> dict:
+    """The whole comparison on one data set; returns the report as a JSON-able dict.
+
+    genre_flags: [n_items + 1, n_genres] multi-hot (row 0 = padding). `fit_model(train,
+    n_items, cfg, seed)` trains the long-term model (default: fit_long_term)."""
+    started = time.perf_counter()
+    fit_model = fit_model or fit_long_term
+    flags = np.asarray(genre_flags, dtype=np.float64)
+    n_items = len(flags) - 1
+    if ratings["item_id"].max() > n_items or ratings["item_id"].min() < 1:
+        raise ValueError(f"item ids must lie in 1..{n_items} (the rows of genre_flags)")
+    split = leave_last_out(ratings)
+    log(f"{len(split.users)} users, {n_items} items; dropped {split.n_dropped_users}")
+    shares = genre_shares(flags)
+    window = BehaviourWindow(cfg.window, cfg.min_profile)
+    item_counts = np.bincount(np.concatenate(split.train), minlength=n_items + 1).astype(float)
+    transitions = ItemTransitions(last=cfg.short_term_last).fit(split.train, n_items)
+    detector_name = pick_detector(cfg.detector)
+    report: dict = {
+        "config": asdict(cfg),
+        "data": {
+            "n_users": len(split.users),
+            "n_items": n_items,
+            "n_ratings": len(ratings),
+            "n_dropped_users": split.n_dropped_users,
+            "sessions": rating_sessions(ratings),
+        },
+        "split": "leave_last_out",
+        "threads": {"torch": torch.get_num_threads()},
+        "seeds": {},
+    }
+    for seed in cfg.seeds:
+        log(f"seed {seed}: training the long-term model ...")
+        t0 = time.perf_counter()
+        model = fit_model(split.train, n_items, cfg, seed)
+        train_s = time.perf_counter() - t0
+        log(f"seed {seed}: trained in {train_s:.1f} s; fitting the {detector_name} detector ...")
+        detector, det_info = fit_behaviour_detector(split, shares, window, detector_name, seed)
+        valid_probs_long = next_item_probs(model, split.valid.histories)
+        # Short-term source: the better of the two on validation NDCG@k, alone.
+        candidates = {
+            "transitions": transitions.scores(split.valid.histories),
+            "sasrec_last": next_item_probs(model, split.valid.histories, cfg.short_term_last),
+        }
+        short_ndcg = {n: _mean_ndcg(p, split.valid, cfg.k) for n, p in candidates.items()}
+        short_term = max(short_ndcg, key=short_ndcg.get)
+        log(f"seed {seed}: short-term source on validation {short_ndcg} -> {short_term}")
+        del valid_probs_long, candidates
+        build = dict(
+            model=model, short_term=short_term, transitions=transitions, detector=detector,
+            ratings=ratings, flags=flags, item_counts=item_counts, cfg=cfg,
+        )  # fmt: skip
+        valid = build_sources(split, split.valid, **build)
+        test = build_sources(split, split.test, **build)
+        log(f"seed {seed}: sources built; tuning blends on validation ...")
+        result = compare_blends(split, valid, test, cfg, seed)
+        result.update(
+            train_seconds=round(train_s, 1),
+            detector=det_info,
+            short_term_choice={"validation_ndcg": short_ndcg, "chosen": short_term},
+        )
+        report["seeds"][str(seed)] = result
+        log(summary_line(seed, result))
+    report["wall_seconds"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+def compare_blends(
+    split: LeaveLastOut, valid: SplitSources, test: SplitSources, cfg: BenchConfig, seed: int
+) -> dict:
+    S = len(SOURCE_NAMES)
+    fixed_w, fixed_val = tune_fixed(valid.probs, split.valid, cfg.k, cfg.grid_step)
+    shifted_w, rule_val = tune_rule(
+        valid.probs, split.valid, valid.calibrated, fixed_w, cfg.k, cfg.grid_step
+    )
+    rule = as_rule(fixed_w, shifted_w)
+
+    def target_probs(src: SplitSources, points: PredictionPoints) -> np.ndarray:
+        return src.probs[:, np.arange(len(points.targets)), points.targets].T
+
+    gate = SourceGate(SOURCE_NAMES, seed=seed).fit(
+        valid.gate_features, target_probs(valid, split.valid)
+    )
+    gate_plain = SourceGate(SOURCE_NAMES, seed=seed).fit(
+        valid.gate_features[:, 1:], target_probs(valid, split.valid)
+    )
+    c_test = np.clip(test.calibrated, 0, 1)[:, None]
+    weights = {
+        "long_term only": np.eye(S)[0],
+        "short_term only": np.eye(S)[1],
+        "best fixed blend": fixed_w,
+        "anomaly-aware rule": (1 - c_test) * fixed_w + c_test * shifted_w,
+        "learned gate": gate.weights(test.gate_features),
+        "learned gate, no anomaly score": gate_plain.weights(test.gate_features[:, 1:]),
+    }
+    shifting = test.calibrated >= cfg.shift_level
+    groups = {"all": np.ones_like(shifting), "shifting": shifting, "rest": ~shifting}
+    per_user, table = {}, []
+    for name, w in weights.items():
+        scores = mixed(test.probs, w)
+        full = full_ranks(scores, split.test.targets, split.test.histories)
+        sampled = sampled_ranks(
+            scores, split.test.targets, split.test.histories, cfg.n_negatives, seed
+        )
+        hit, ndcg = hit_ndcg(full, cfg.k)
+        s_hit, s_ndcg = hit_ndcg(sampled, cfg.k)
+        per_user[name] = ndcg
+        for g, mask in groups.items():
+            table.append(
+                {
+                    "variant": name,
+                    "users": g,
+                    "n": int(mask.sum()),
+                    "full_hr@10": _mean(hit[mask]),
+                    "full_ndcg@10": _mean(ndcg[mask]),
+                    "sampled100_hr@10": _mean(s_hit[mask]),
+                    "sampled100_ndcg@10": _mean(s_ndcg[mask]),
+                }
+            )
+    cis = []
+    for aware, base in (
+        ("anomaly-aware rule", "best fixed blend"),
+        ("learned gate", "best fixed blend"),
+        ("learned gate", "learned gate, no anomaly score"),
+    ):
+        for g, mask in groups.items():
+            ci = paired_bootstrap(
+                per_user[aware][mask], per_user[base][mask], cfg.n_bootstrap, seed
+            )
+            base_mean = _mean(per_user[base][mask])
+            rel = ci["diff"] / base_mean if base_mean else float("nan")
+            cis.append({"a": aware, "b": base, "users": g, **ci, "relative": rel})
+    months = pd.to_datetime(split.test.times, unit="s").strftime("%Y-%m").to_numpy()
+    over_time = [
+        {
+            "month": m,
+            "n": int((months == m).sum()),
+            **{
+                v: _mean(per_user[v][months == m])
+                for v in ("best fixed blend", "anomaly-aware rule", "learned gate")
+            },
+        }
+        for m in sorted(set(months))
+    ]
+    return {
+        "validation_ndcg@10": {"best fixed blend": fixed_val, "anomaly-aware rule": rule_val},
+        "rule": {"calm": rule.calm, "shifted": rule.shifted},
+        "gate_mean_weights": {
+            "learned gate": dict(
+                zip(SOURCE_NAMES, weights["learned gate"].mean(0).round(4).tolist(), strict=True)
+            ),
+            "learned gate, no anomaly score": dict(
+                zip(
+                    SOURCE_NAMES,
+                    weights["learned gate, no anomaly score"].mean(0).round(4).tolist(),
+                    strict=True,
+                )
+            ),
+        },
+        "shifting": {
+            "valid_users": int((valid.calibrated >= cfg.shift_level).sum()),
+            "test_users": int(shifting.sum()),
+        },
+        "table": table,
+        "ci_ndcg@10": cis,
+        "ndcg@10_by_month": over_time,
+    }
+
+
+def rating_sessions(ratings: pd.DataFrame) -> dict:
+    """Why windows count interactions: how many distinct days users rate on."""
+    days = ratings.assign(day=ratings["timestamp"] // 86_400).groupby("user_id")["day"]
+    n_days = days.nunique()
+    per_day = ratings.groupby("user_id").size() / n_days
+    return {
+        "median_active_days_per_user": float(n_days.median()),
+        "share_users_on_at_most_3_days": float((n_days <= 3).mean()),
+        "median_ratings_per_active_day": float(per_day.median()),
+    }
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(np.mean(x)) if len(x) else float("nan")
+
+
+def summary_line(seed: int, result: dict) -> str:
+    rows = {(r["variant"], r["users"]): r["full_ndcg@10"] for r in result["table"]}
+    parts = [
+        f"{v}={rows[(v, 'all')]:.4f}/{rows[(v, 'shifting')]:.4f}" for v, _ in rows if _ == "all"
+    ]
+    return f"seed {seed} full NDCG@10 all/shifting: " + ", ".join(parts)
+
+
+def write_report(report: dict, out_dir: str | Path) -> tuple[Path, Path]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    json_path = out / "recommend.json"
+    json_path.write_text(json.dumps(report, indent=2, default=float))
+    md_path = out / "recommend.md"
+    md_path.write_text(markdown(report))
+    return json_path, md_path
+
+
+def markdown(report: dict) -> str:
+    lines = ["# adrec bench recommend", ""]
+    d = report["data"]
+    lines.append(
+        f"{d['n_users']} users, {d['n_items']} items, {d['n_ratings']} ratings; split "
+        f"{report['split']}; torch threads {report['threads']['torch']}; wall "
+        f"{report.get('wall_seconds', float('nan'))} s."
+    )
+    for seed, res in report["seeds"].items():
+        lines += ["", f"## Seed {seed}", ""]
+        lines.append(
+            f"Detector {res['detector']['name']}; short-term source "
+            f"{res['short_term_choice']['chosen']}; shifting users at test "
+            f"{res['shifting']['test_users']}; long-term model trained in {res['train_seconds']} s."
+        )
+        lines += [
+            "",
+            "| variant | users | n | full HR@10 | full NDCG@10 | sampled-100 HR@10 "
+            "| sampled-100 NDCG@10 |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in res["table"]:
+            lines.append(
+                f"| {r['variant']} | {r['users']} | {r['n']} | {r['full_hr@10']:.4f} | "
+                f"{r['full_ndcg@10']:.4f} | {r['sampled100_hr@10']:.4f} | "
+                f"{r['sampled100_ndcg@10']:.4f} |"
+            )
+        lines += [
+            "",
+            "| A - B (full NDCG@10) | users | n | diff | 95% CI | relative |",
+            "|---|---|---|---|---|---|",
+        ]
+        for c in res["ci_ndcg@10"]:
+            lines.append(
+                f"| {c['a']} - {c['b']} | {c['users']} | {c['n']} | {c['diff']:+.4f} | "
+                f"[{c['low']:+.4f}, {c['high']:+.4f}] | {c['relative']:+.1%} |"
+            )
+        lines += [
+            "",
+            f"Rule (tuned on validation): calm {res['rule']['calm']}, "
+            f"shifted {res['rule']['shifted']}",
+        ]
+    if "recbole" in report:
+        lines += [
+            "",
+            "## SASRec: adrec vs RecBole",
+            "",
+            "```",
+            json.dumps(report["recbole"], indent=2),
+            "```",
+        ]
+    return "\n".join(lines) + "\n"
