@@ -22,13 +22,14 @@ import itertools
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+import adrec.detectors  # noqa: F401  (registers every detector class)
 from adrec.base import DETECTORS, BaseDetector
 from adrec.recommender.behaviour_features import BehaviourWindow, genre_shares, training_windows
 from adrec.recommender.blend import ALL_SOURCES, BlendRule
@@ -57,6 +58,7 @@ class BenchConfig:
     window: int = 10
     min_profile: int = 10
     detector: str = "auto"
+    features: str = "auto"
     trending_days: float = 14.0
     short_term_last: int = 5
     k: int = 10
@@ -87,12 +89,12 @@ class LeaveLastOut:
 
 @dataclass
 class SplitSources:
-    """Source distributions [n_sources, n_users, n_items + 1] and the user features."""
+    """Source distributions [n_sources, n_users, n_items + 1], each user's calibrated anomaly
+    score at prediction time and the gate's inputs."""
 
     probs: np.ndarray
     calibrated: np.ndarray
-    gate_features: np.ndarray
-    extra: dict = field(default_factory=dict)
+    gate_features: np.ndarray | None = None
 
 
 def leave_last_out(ratings: pd.DataFrame, min_interactions: int = 3) -> LeaveLastOut:
@@ -228,14 +230,18 @@ def emerging_weights(
 # ------------------------------------------------------------------------------ detector
 
 
-def pick_detector(name: str) -> str:
-    import adrec.detectors  # noqa: F401  (registers every detector class)
-
-    if name != "auto":
-        if name not in DETECTORS:
-            raise ValueError(f"unknown detector {name!r}; registered: {sorted(DETECTORS)}")
-        return name
-    return next(d for d in DETECTOR_PREFERENCE if d in DETECTORS)
+def detector_candidates(name: str, features: str) -> list[tuple[str, bool]]:
+    """(detector name, activity_only) pairs to choose from on validation."""
+    if name == "auto":
+        names = [d for d in DETECTOR_PREFERENCE if d in DETECTORS]
+    elif name in DETECTORS:
+        names = [name]
+    else:
+        raise ValueError(f"unknown detector {name!r}; registered: {sorted(DETECTORS)}")
+    blocks = {"auto": [False, True], "all": [False], "activity": [True]}.get(features)
+    if blocks is None:
+        raise ValueError(f"features must be auto, all or activity, got {features!r}")
+    return [(n, b) for n in names for b in blocks]
 
 
 def fit_behaviour_detector(
@@ -251,22 +257,28 @@ def fit_behaviour_detector(
     for u, (items, ts) in enumerate(
         zip(split.valid.histories, split.valid.history_times, strict=True)
     ):
-        w = training_windows(items, ts, shares, window, len(items), window.size, as_steps)
+        w = training_windows(items, ts, shares, window, window.size, as_steps)
         (calib_rows if u in calib_users else fit_rows).append(w)
     X_fit, X_cal = np.concatenate(fit_rows), np.concatenate(calib_rows)
     params = {"seed": seed} if "seed" in cls().params else {}
     detector = cls(**params).fit(X_fit, X_cal)
-    return detector, {"name": name, "n_fit_windows": len(X_fit), "n_calib_windows": len(X_cal)}
+    return detector, {
+        "name": name,
+        "activity_only": window.activity_only,
+        "n_fit_windows": len(X_fit),
+        "n_calib_windows": len(X_cal),
+    }
 
 
 def calibrated_at(
     detector: BaseDetector, points: PredictionPoints, shares: np.ndarray, window: BehaviourWindow
 ) -> np.ndarray:
-    """Each user's calibrated score from the history before the target only (0 for users
-    with too short a history to have a window)."""
+    """Each user's calibrated score at the target's time from the history before it only (0 for
+    users with too short a history to have a window)."""
     describe = window.steps if detector.input_ndim == 3 else window.features
     rows = [
-        describe(h, t, shares) for h, t in zip(points.histories, points.history_times, strict=True)
+        describe(h, ht, shares, float(t))
+        for h, ht, t in zip(points.histories, points.history_times, points.times, strict=True)
     ]
     have = np.array([r is not None for r in rows])
     out = np.zeros(len(rows))
@@ -335,44 +347,68 @@ def as_rule(calm: np.ndarray, shifted: np.ndarray) -> BlendRule:
 # ------------------------------------------------------------------------------ the bench
 
 
-def build_sources(
-    split: LeaveLastOut,
+def source_probs(
     points: PredictionPoints,
     model,
     short_term: str,
     transitions: ItemTransitions,
-    detector: BaseDetector,
     ratings: pd.DataFrame,
-    flags: np.ndarray,
+    shares: np.ndarray,
     item_counts: np.ndarray,
     cfg: BenchConfig,
-) -> SplitSources:
-    shares = genre_shares(flags)
+) -> np.ndarray:
+    """The four source distributions at each user's prediction time: [4, n_users, n_items+1]."""
     window = BehaviourWindow(cfg.window, cfg.min_profile)
-    n_items = len(flags) - 1
     short = (
         transitions.scores(points.histories)
         if short_term == "transitions"
         else next_item_probs(model, points.histories, cfg.short_term_last)
     )
-    probs = np.stack(
+    emerging = emerging_weights(points.histories, shares, window)
+    return np.stack(
         [
             next_item_probs(model, points.histories),
             short,
-            genre_popularity_scores(
-                emerging_weights(points.histories, shares, window), shares, item_counts
-            ),
+            genre_popularity_scores(emerging, shares, item_counts),
             trending(
                 ratings["item_id"].to_numpy(),
                 ratings["timestamp"].to_numpy(),
                 points.times,
                 cfg.trending_days * 86_400.0,
-                n_items,
+                len(shares) - 1,
             ),
         ]
     )
-    calibrated = calibrated_at(detector, points, shares, window)
-    return SplitSources(probs, calibrated, user_features(points, calibrated, flags, window))
+
+
+def choose_detector(
+    split: LeaveLastOut,
+    valid_probs: np.ndarray,
+    calm: np.ndarray,
+    shares: np.ndarray,
+    cfg: BenchConfig,
+    seed: int,
+    log: Callable[[str], None],
+) -> tuple[BaseDetector, BehaviourWindow, dict]:
+    """The detector and feature block whose anomaly-aware rule ranks the validation targets
+    best (coarse grid); validation targets only."""
+    best, trials = None, []
+    for name, activity_only in detector_candidates(cfg.detector, cfg.features):
+        window = BehaviourWindow(cfg.window, cfg.min_profile, activity_only)
+        t0 = time.perf_counter()
+        detector, info = fit_behaviour_detector(split, shares, window, name, seed)
+        c = calibrated_at(detector, split.valid, shares, window)
+        _, val = tune_rule(valid_probs, split.valid, c, calm, cfg.k, 0.25)
+        info.update(
+            validation_rule_ndcg=val,
+            valid_shifting=int((c >= cfg.shift_level).sum()),
+            seconds=round(time.perf_counter() - t0, 1),
+        )
+        trials.append(info)
+        log(f"  detector {name} activity_only={activity_only}: {info}")
+        if best is None or val > best[2]:
+            best = (detector, window, val, info)
+    return best[0], best[1], {"chosen": best[3], "trials": trials}
 
 
 def run_bench(
@@ -395,10 +431,8 @@ def run_bench(
     split = leave_last_out(ratings)
     log(f"{len(split.users)} users, {n_items} items; dropped {split.n_dropped_users}")
     shares = genre_shares(flags)
-    window = BehaviourWindow(cfg.window, cfg.min_profile)
     item_counts = np.bincount(np.concatenate(split.train), minlength=n_items + 1).astype(float)
     transitions = ItemTransitions(last=cfg.short_term_last).fit(split.train, n_items)
-    detector_name = pick_detector(cfg.detector)
     report: dict = {
         "config": asdict(cfg),
         "data": {
@@ -417,9 +451,7 @@ def run_bench(
         t0 = time.perf_counter()
         model = fit_model(split.train, n_items, cfg, seed)
         train_s = time.perf_counter() - t0
-        log(f"seed {seed}: trained in {train_s:.1f} s; fitting the {detector_name} detector ...")
-        detector, det_info = fit_behaviour_detector(split, shares, window, detector_name, seed)
-        valid_probs_long = next_item_probs(model, split.valid.histories)
+        log(f"seed {seed}: trained in {train_s:.1f} s")
         # Short-term source: the better of the two on validation NDCG@k, alone.
         candidates = {
             "transitions": transitions.scores(split.valid.histories),
@@ -428,15 +460,24 @@ def run_bench(
         short_ndcg = {n: _mean_ndcg(p, split.valid, cfg.k) for n, p in candidates.items()}
         short_term = max(short_ndcg, key=short_ndcg.get)
         log(f"seed {seed}: short-term source on validation {short_ndcg} -> {short_term}")
-        del valid_probs_long, candidates
+        del candidates
         build = dict(
-            model=model, short_term=short_term, transitions=transitions, detector=detector,
-            ratings=ratings, flags=flags, item_counts=item_counts, cfg=cfg,
+            model=model, short_term=short_term, transitions=transitions, ratings=ratings,
+            shares=shares, item_counts=item_counts, cfg=cfg,
         )  # fmt: skip
-        valid = build_sources(split, split.valid, **build)
-        test = build_sources(split, split.test, **build)
-        log(f"seed {seed}: sources built; tuning blends on validation ...")
-        result = compare_blends(split, valid, test, cfg, seed)
+        valid_probs = source_probs(split.valid, **build)
+        test_probs = source_probs(split.test, **build)
+        fixed_w, fixed_val = tune_fixed(valid_probs, split.valid, cfg.k, cfg.grid_step)
+        log(f"seed {seed}: best fixed blend on validation {fixed_w} ({fixed_val:.4f})")
+        detector, window, det_info = choose_detector(
+            split, valid_probs, fixed_w, shares, cfg, seed, log
+        )
+        valid = SplitSources(valid_probs, calibrated_at(detector, split.valid, shares, window))
+        test = SplitSources(test_probs, calibrated_at(detector, split.test, shares, window))
+        for src, points in ((valid, split.valid), (test, split.test)):
+            src.gate_features = user_features(points, src.calibrated, flags, window)
+        log(f"seed {seed}: tuning the aware blends on validation ...")
+        result = compare_blends(split, valid, test, fixed_w, fixed_val, cfg, seed)
         result.update(
             train_seconds=round(train_s, 1),
             detector=det_info,
@@ -449,10 +490,15 @@ def run_bench(
 
 
 def compare_blends(
-    split: LeaveLastOut, valid: SplitSources, test: SplitSources, cfg: BenchConfig, seed: int
+    split: LeaveLastOut,
+    valid: SplitSources,
+    test: SplitSources,
+    fixed_w: np.ndarray,
+    fixed_val: float,
+    cfg: BenchConfig,
+    seed: int,
 ) -> dict:
     S = len(SOURCE_NAMES)
-    fixed_w, fixed_val = tune_fixed(valid.probs, split.valid, cfg.k, cfg.grid_step)
     shifted_w, rule_val = tune_rule(
         valid.probs, split.valid, valid.calibrated, fixed_w, cfg.k, cfg.grid_step
     )
@@ -525,7 +571,19 @@ def compare_blends(
         }
         for m in sorted(set(months))
     ]
+    # Our SASRec alone under RecBole's sequential protocol (seen items not excluded) too.
+    no_exclusion = [np.zeros(0, np.int64)] * len(split.test.targets)
+    hit, ndcg = hit_ndcg(full_ranks(test.probs[0], split.test.targets, no_exclusion), cfg.k)
+    sasrec = {
+        "full_hr@10_seen_excluded": _mean(
+            hit_ndcg(full_ranks(test.probs[0], split.test.targets, split.test.histories), cfg.k)[0]
+        ),
+        "full_ndcg@10_seen_excluded": _mean(per_user["long_term only"]),
+        "full_hr@10_seen_kept": _mean(hit),
+        "full_ndcg@10_seen_kept": _mean(ndcg),
+    }
     return {
+        "sasrec": sasrec,
         "validation_ndcg@10": {"best fixed blend": fixed_val, "anomaly-aware rule": rule_val},
         "rule": {"calm": rule.calm, "shifted": rule.shifted},
         "gate_mean_weights": {
@@ -595,7 +653,8 @@ def markdown(report: dict) -> str:
     for seed, res in report["seeds"].items():
         lines += ["", f"## Seed {seed}", ""]
         lines.append(
-            f"Detector {res['detector']['name']}; short-term source "
+            f"Detector {res['detector']['chosen']['name']} (activity only: "
+            f"{res['detector']['chosen']['activity_only']}); short-term source "
             f"{res['short_term_choice']['chosen']}; shifting users at test "
             f"{res['shifting']['test_users']}; long-term model trained in {res['train_seconds']} s."
         )
@@ -636,3 +695,47 @@ def markdown(report: dict) -> str:
             "```",
         ]
     return "\n".join(lines) + "\n"
+
+
+def genre_flags(items: pd.DataFrame, genres: tuple[str, ...]) -> np.ndarray:
+    """Multi-hot [max item id + 1, n_genres] from an items frame with item_id and genres
+    (tuples of names); row 0 (padding) and ids without a row stay all zero."""
+    index = {g: i for i, g in enumerate(genres)}
+    flags = np.zeros((int(items["item_id"].max()) + 1, len(genres)))
+    for item, names in zip(items["item_id"], items["genres"], strict=True):
+        for name in names:
+            flags[int(item), index[name]] = 1.0
+    return flags
+
+
+def run_movielens(
+    path: str | Path,
+    cfg: BenchConfig,
+    threads: int = 1,
+    with_recbole: bool = True,
+    out_dir: str | Path = "reports/recommend",
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Load a MovieLens folder, run the bench, and (optionally) RecBole's SASRec on the same
+    leave-last-out split; threads are fixed and recorded."""
+    from adrec.data.movielens import load_movielens
+
+    torch.set_num_threads(threads)
+    data = load_movielens(path)
+    report = run_bench(data.ratings, genre_flags(data.items, data.genres), cfg, log)
+    report["data"]["path"] = str(path)
+    report["threads"]["requested"] = threads
+    if with_recbole:
+        report["recbole"] = recbole_side_by_side(data.ratings, cfg, out_dir, log)
+    return report
+
+
+def recbole_side_by_side(ratings: pd.DataFrame, cfg: BenchConfig, out_dir, log) -> dict:
+    """RecBole's SASRec on the identical leave-last-out split (task E's launcher)."""
+    from adrec.bench.recbole_reference import run_recbole_sasrec
+    from adrec.data.splits import leave_last_out as split_for_recbole
+
+    log("RecBole SASRec side by side ...")
+    return run_recbole_sasrec(
+        split_for_recbole(ratings), Path(out_dir) / "recbole", cfg.max_len, cfg.epochs
+    )

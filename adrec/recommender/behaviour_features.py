@@ -32,10 +32,13 @@ def genre_shares(genre_flags: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class BehaviourWindow:
-    """The last `size` interactions against a profile of at least `min_profile` earlier ones."""
+    """The last `size` interactions against a profile of at least `min_profile` earlier ones.
+
+    With `activity_only` the genre block is left out (only the rhythm of ratings)."""
 
     size: int = 10
     min_profile: int = 10
+    activity_only: bool = False
 
     def __post_init__(self) -> None:
         if self.size < 2 or self.min_profile < 1:
@@ -46,45 +49,61 @@ class BehaviourWindow:
         return self.size + self.min_profile
 
     def n_features(self, n_genres: int) -> int:
-        return n_genres + 3
+        return 4 if self.activity_only else n_genres + 4
+
+    def n_step_features(self, n_genres: int) -> int:
+        return 1 if self.activity_only else n_genres + 1
 
     def features(
-        self, items: np.ndarray, timestamps: np.ndarray, shares: np.ndarray
+        self, items: np.ndarray, timestamps: np.ndarray, shares: np.ndarray, now: float
     ) -> np.ndarray | None:
-        """One window from a user's history (chronological item ids and unix times, strictly
-        before the prediction time): [genre share deviations..., log1p median gap in the
-        window (hours), log1p gap into the window (days), log1p the profile's median gap
-        (hours)]. None when the history is shorter than `min_history`."""
-        items = np.asarray(items, dtype=np.int64)
-        ts = np.asarray(timestamps, dtype=np.float64)
-        if items.shape != ts.shape or items.ndim != 1:
-            raise ValueError("items and timestamps must be 1-D arrays of the same length")
+        """One window at prediction time `now` from a user's history (chronological item ids
+        and unix times, all before `now`): [genre share deviations..., log1p median gap in the
+        window (hours), log1p the profile's median gap (hours), log1p idle time at `now`
+        (days), that idle time against the user's own 90th-percentile gap (log ratio)].
+        None when the history is shorter than `min_history`."""
+        items, ts = self._check(items, timestamps, now)
         if len(items) < self.min_history:
             return None
         recent, profile = items[-self.size :], items[: -self.size]
         deviation = shares[recent].mean(0) - shares[profile].mean(0)
         gaps = np.diff(ts)
         recent_gaps, profile_gaps = gaps[-(self.size - 1) :], gaps[: -self.size]
+        idle = now - ts[-1]
+        usual = np.quantile(profile_gaps, 0.9) if len(profile_gaps) else 0.0
         activity = [
             np.log1p(np.median(recent_gaps) / 3600.0),
-            np.log1p(max(ts[-self.size] - ts[-self.size - 1], 0.0) / _DAY),
             np.log1p(np.median(profile_gaps) / 3600.0) if len(profile_gaps) else 0.0,
+            np.log1p(idle / _DAY),
+            np.log1p(idle / 3600.0) - np.log1p(usual / 3600.0),
         ]
-        return np.concatenate([deviation, activity])
+        return np.array(activity) if self.activity_only else np.concatenate([deviation, activity])
 
     def steps(
-        self, items: np.ndarray, timestamps: np.ndarray, shares: np.ndarray
+        self, items: np.ndarray, timestamps: np.ndarray, shares: np.ndarray, now: float
     ) -> np.ndarray | None:
         """The same window as a sequence, for sequence detectors: [size, n_genres + 1], each
-        step's genre shares minus the profile's mean shares, and log1p the gap before it
-        (hours). None when the history is shorter than `min_history`."""
-        items = np.asarray(items, dtype=np.int64)
-        ts = np.asarray(timestamps, dtype=np.float64)
+        step's genre shares minus the profile's mean shares, and log1p the time until the
+        next interaction (for the last step: until `now`) in hours. None when the history is
+        shorter than `min_history`."""
+        items, ts = self._check(items, timestamps, now)
         if len(items) < self.min_history:
             return None
         profile = shares[items[: -self.size]].mean(0)
-        gaps = np.diff(ts)[-self.size :] / 3600.0
-        return np.column_stack([shares[items[-self.size :]] - profile, np.log1p(gaps)])
+        after = np.log1p(np.diff(np.append(ts[-self.size :], now)) / 3600.0)
+        if self.activity_only:
+            return after[:, None]
+        return np.column_stack([shares[items[-self.size :]] - profile, after])
+
+    @staticmethod
+    def _check(items, timestamps, now) -> tuple[np.ndarray, np.ndarray]:
+        items = np.asarray(items, dtype=np.int64)
+        ts = np.asarray(timestamps, dtype=np.float64)
+        if items.shape != ts.shape or items.ndim != 1:
+            raise ValueError("items and timestamps must be 1-D arrays of the same length")
+        if len(ts) and now < ts[-1]:
+            raise ValueError(f"prediction time {now} is before the last interaction {ts[-1]}")
+        return items, ts
 
     def new_genre_share(
         self, items: np.ndarray, flags: np.ndarray, min_profile_count: int = 1
@@ -105,19 +124,22 @@ def training_windows(
     timestamps: np.ndarray,
     shares: np.ndarray,
     window: BehaviourWindow,
-    stop: int,
     stride: int,
     as_steps: bool = False,
 ) -> np.ndarray:
-    """Windows ending at every `stride`-th position of one user's history up to `stop`
-    (later items never read): [n, n_features], or [n, size, n_genres + 1] with `as_steps`;
-    possibly empty."""
+    """Windows of one user's history at every `stride`-th interaction as the prediction time
+    (each window sees only the interactions before it): [n, n_features], or
+    [n, size, n_genres + 1] with `as_steps`; possibly empty."""
     describe = window.steps if as_steps else window.features
+    ts = np.asarray(timestamps)
     rows = [
-        describe(items[:end], timestamps[:end], shares)
-        for end in range(window.min_history, min(stop, len(items)) + 1, stride)
+        describe(items[:end], ts[:end], shares, float(ts[end]))
+        for end in range(window.min_history, len(items), stride)
     ]
-    rows = [r for r in rows if r is not None]
     n_genres = shares.shape[1]
-    empty = (0, window.size, n_genres + 1) if as_steps else (0, window.n_features(n_genres))
+    empty = (
+        (0, window.size, window.n_step_features(n_genres))
+        if as_steps
+        else (0, window.n_features(n_genres))
+    )
     return np.stack(rows) if rows else np.zeros(empty)

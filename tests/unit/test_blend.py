@@ -165,3 +165,59 @@ def test_blend_rejects_non_finite_sources(bad):
     src["emerging"][4] = bad
     with pytest.raises(ValueError, match="emerging"):
         blend(src, BlendRule().weights(0.5), k=3)
+
+
+# ---------------------------------------------------------------- sources on rating logs
+
+
+def test_blend_rule_with_the_optional_trending_source():
+    from adrec.recommender.blend import ALL_SOURCES
+
+    rule = BlendRule(
+        calm={"long_term": 0.7, "short_term": 0.3, "emerging": 0.0, "trending": 0.0},
+        shifted={"long_term": 0.0, "short_term": 0.2, "emerging": 0.0, "trending": 0.8},
+    )
+    assert rule.sources == ALL_SOURCES
+    assert rule.weights(0.5)["trending"] == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="same sources"):
+        BlendRule(calm={"long_term": 1.0, "short_term": 0.0, "emerging": 0.0, "trending": 0.0})
+    src = {**_sources(), "trending": np.array([0, 0, 0, 0, 1.0, 0, 0])}
+    out = blend(src, rule.weights(1.0), k=1)
+    assert out[0] == {"item_id": 4, "score": pytest.approx(0.82), "source": "trending"}
+
+
+def test_item_transitions_follow_the_sequences():
+    from adrec.recommender.sources import ItemTransitions
+
+    model = ItemTransitions(reach=1, last=1).fit([np.array([1, 2, 3]), np.array([1, 2])], 4)
+    scores = model.scores([np.array([3, 1]), np.array([4])])
+    np.testing.assert_allclose(scores[0], [0, 0, 1, 0, 0])  # after 1 always came 2
+    np.testing.assert_allclose(scores[1], 0)  # nothing ever followed 4
+    decayed = ItemTransitions(reach=1, decay=0.5, last=2).fit([np.array([1, 2, 3])], 3)
+    np.testing.assert_allclose(decayed.scores([np.array([1, 2])])[0], [0, 0, 1 / 3, 2 / 3])
+    with pytest.raises(ValueError, match="outside"):
+        ItemTransitions().fit([np.array([1, 9])], 4)
+
+
+def test_trending_counts_only_the_window_before_each_time():
+    from adrec.recommender.sources import trending
+
+    items = np.array([1, 1, 2, 3, 3, 3])
+    ts = np.array([0, 5, 6, 10, 10, 20])
+    out = trending(items, ts, at=np.array([10, 100]), window_s=10, n_items=3)
+    # [0, 10): items 1, 1, 2 (the three 3s at time 10 and 20 are not before 10)
+    np.testing.assert_allclose(out[0], np.array([0, 3, 2, 1]) / 6)
+    np.testing.assert_allclose(out[1], np.array([0, 1, 1, 1]) / 3)  # nothing in [90, 100)
+
+
+def test_genre_popularity_scores_mix_genres_by_weight():
+    from adrec.recommender.sources import genre_popularity_scores
+
+    shares = np.array([[0, 0], [1, 0], [0.5, 0.5], [0, 1]])
+    counts = np.array([0, 3, 1, 0])
+    out = genre_popularity_scores(np.array([[1.0, 0.0], [0.0, 0.0]]), shares, counts)
+    # genre 0 mass: item 1: 4 * 1, item 2: 2 * 0.5 -> 0.8, 0.2
+    np.testing.assert_allclose(out[0], [0, 0.8, 0.2, 0])
+    np.testing.assert_allclose(out[1], 0)
+    with pytest.raises(ValueError, match="disagree"):
+        genre_popularity_scores(np.ones((1, 3)), shares, counts)

@@ -1,0 +1,11 @@
+"""The anomaly-aware recommender benchmark; the same as `adrec bench recommend`.
+
+OMP_NUM_THREADS=1 uv run python benchmarks/recommend.py [--quick] [--no-recbole] ...
+"""
+
+import typer
+
+from adrec.bench.recommend_command import recommend
+
+if __name__ == "__main__":
+    typer.run(recommend)
