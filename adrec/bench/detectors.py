@@ -271,6 +271,22 @@ def _detectors_for(cfg: BenchConfig, part: str, registry: Registry) -> Registry:
     return {n: registry[n] for n in wanted}
 
 
+def _detector_params(chosen_by_part: dict[str, Registry], cfg: BenchConfig) -> dict:
+    """Each detector's parameters (seed 0) and, where it has one, its PyOD counterpart's."""
+    out: dict[str, dict] = {}
+    for chosen in chosen_by_part.values():
+        for name, cls in chosen.items():
+            params = _adrec_detector(cls, 0, cfg.test_params).params
+            entry = {"adrec": {"quantile": 0.99, **params}}
+            ref = pyod_reference.REFERENCES.get(name)
+            if cfg.with_pyod and ref is not None:
+                kwargs = ref.params(params, 0, 0)
+                kwargs.pop("n_features", None)  # the input width, set per data set
+                entry["pyod"] = {"class": ref.pyod_class, **kwargs}
+            out[name] = json.loads(json.dumps(entry, default=str))
+    return out
+
+
 def run_benchmark(
     cfg: BenchConfig, echo: Callable[[str], None] = print, registry: Registry | None = None
 ) -> dict:
@@ -301,6 +317,7 @@ def run_benchmark(
             part_seconds[part] = round(progress.elapsed - t0, 1)
     return {
         "config": cfg.to_dict(),
+        "detector_params": _detector_params(chosen_by_part, cfg),
         "environment": {
             "threads": cfg.threads,
             "torch_threads": torch.get_num_threads(),
@@ -458,23 +475,34 @@ def render_markdown(result: dict) -> str:
         cats = per_category(result, part)
         if part != "life_events" and not cats.empty:
             lines += [f"AUROC per category ({part}):", "", *_pivot_markdown(cats), ""]
-    errors = [r for r in result["rows"] if r.get("error")]
+    errors: dict[tuple, list[str]] = {}
+    for r in result["rows"]:
+        if r.get("error"):
+            key = (r["part"], r["detector"], r["impl"], r["error"])
+            errors.setdefault(key, []).append(f"{r['dataset']}/{r['seed']}")
     if errors:
-        lines += ["## Failures", ""]
-        lines += [
-            f"- {r['part']} {r['dataset']} seed {r['seed']} {r['detector']} [{r['impl']}]: "
-            + r["error"]
-            for r in errors
-        ]
+        lines += ["## Failures (same error grouped; data set/seed listed)", ""]
+        for (part, det, impl, error), where in errors.items():
+            shown = ", ".join(where[:5]) + (f" and {len(where) - 5} more" if len(where) > 5 else "")
+            lines.append(f"- {part} {det} [{impl}] x{len(where)}: {error} ({shown})")
         lines.append("")
-    if env.get("pyod_notes"):
+    lines += ["## Parameters", "", "| detector | adrec | PyOD |", "|---|---|---|"]
+    for name, entry in sorted(result.get("detector_params", {}).items()):
+        pyod = entry.get("pyod")
+        cells = [_kwargs(entry["adrec"]), _kwargs(pyod) if pyod else "–"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("")
+    notes = {k: v for k, v in env.get("pyod_notes", {}).items() if k in result["detector_params"]}
+    if notes:
         lines += [
-            "PyOD counterparts: "
-            + "; ".join(f"{k}: {v}" for k, v in env["pyod_notes"].items())
-            + ".",
+            "PyOD counterparts: " + "; ".join(f"{k}: {v}" for k, v in notes.items()) + ".",
             "",
         ]
     return "\n".join(lines)
+
+
+def _kwargs(d: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in d.items()).replace("|", "/")
 
 
 def _pivot_markdown(table: pd.DataFrame) -> list[str]:

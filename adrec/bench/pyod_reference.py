@@ -64,7 +64,13 @@ REFERENCES: dict[str, Reference] = {
     "gmm": Reference(
         "gmm:GMM",
         lambda p, s, d: _seeded(
-            p, s, {"n_components": "n_components", "covariance_type": "covariance_type"}
+            p,
+            s,
+            {
+                "n_components": "n_components",
+                "covariance_type": "covariance_type",
+                "reg_covar": "reg_covar",
+            },
         ),
     ),
     "kde": Reference("kde:KDE", lambda p, s, d: _take(p, {"bandwidth": "bandwidth"})),
@@ -73,10 +79,8 @@ REFERENCES: dict[str, Reference] = {
         lambda p, s, d: _seeded(p, s, {"n_components": "n_components"}),
         "PyOD scores by eigenvalue-weighted distances on all components",
     ),
+    # One robust-covariance counterpart for the Mahalanobis family (T² and MTS rank alike).
     "hotelling_t2": Reference(
-        "mcd:MCD", lambda p, s, d: {"random_state": s}, "robust (MCD) Mahalanobis distance"
-    ),
-    "mahalanobis_taguchi": Reference(
         "mcd:MCD", lambda p, s, d: {"random_state": s}, "robust (MCD) Mahalanobis distance"
     ),
     "ae": Reference("auto_encoder:AutoEncoder", lambda p, s, d: _neural(p, s, "epoch_num")),
