@@ -230,8 +230,10 @@ def emerging_weights(
 # ------------------------------------------------------------------------------ detector
 
 
-def detector_candidates(name: str, features: str) -> list[tuple[str, bool]]:
-    """(detector name, activity_only) pairs to choose from on validation."""
+def detector_candidates(name: str, features: str) -> list[tuple[str, bool, bool]]:
+    """(detector name, activity_only, as_steps) triples to choose from on validation. A
+    sequence detector (input [n, time, features]) reads either the window's steps or its
+    summary as a one-step sequence; a tabular one reads the summary."""
     if name == "auto":
         names = [d for d in DETECTOR_PREFERENCE if d in DETECTORS]
     elif name in DETECTORS:
@@ -241,16 +243,48 @@ def detector_candidates(name: str, features: str) -> list[tuple[str, bool]]:
     blocks = {"auto": [False, True], "all": [False], "activity": [True]}.get(features)
     if blocks is None:
         raise ValueError(f"features must be auto, all or activity, got {features!r}")
-    return [(n, b) for n in names for b in blocks]
+    forms = {3: [True, False], 2: [False]}
+    return [(n, b, f) for n in names for b in blocks for f in forms[DETECTORS[n].input_ndim]]
+
+
+@dataclass
+class BehaviourDetector:
+    """A fitted detector with the window and input form it reads."""
+
+    detector: BaseDetector
+    window: BehaviourWindow
+    as_steps: bool
+
+    def inputs(self, rows: list[np.ndarray]) -> np.ndarray:
+        X = np.stack(rows)
+        return X[:, None, :] if self.detector.input_ndim == 3 and not self.as_steps else X
+
+    def calibrated_at(self, points: PredictionPoints, shares: np.ndarray) -> np.ndarray:
+        """Each user's calibrated score at the target's time from the history before it only
+        (0 for users with too short a history to have a window)."""
+        describe = self.window.steps if self.as_steps else self.window.features
+        rows = [
+            describe(h, ht, shares, float(t))
+            for h, ht, t in zip(points.histories, points.history_times, points.times, strict=True)
+        ]
+        have = np.array([r is not None for r in rows])
+        out = np.zeros(len(rows))
+        if have.any():
+            out[have] = self.detector.calibrated(self.inputs([r for r in rows if r is not None]))
+        return out
 
 
 def fit_behaviour_detector(
-    split: LeaveLastOut, shares: np.ndarray, window: BehaviourWindow, name: str, seed: int
-) -> tuple[BaseDetector, dict]:
+    split: LeaveLastOut,
+    shares: np.ndarray,
+    window: BehaviourWindow,
+    name: str,
+    seed: int,
+    as_steps: bool = False,
+) -> tuple[BehaviourDetector, dict]:
     """Fit on windows of 80% of the users' training histories, calibrate (99th percentile) on
     the other 20% (held-out normal windows). Training histories end before every target."""
     cls = DETECTORS[name]
-    as_steps = cls.input_ndim == 3
     rng = np.random.default_rng(seed)
     calib_users = set(rng.permutation(len(split.users))[: len(split.users) // 5].tolist())
     fit_rows, calib_rows = [], []
@@ -258,33 +292,18 @@ def fit_behaviour_detector(
         zip(split.valid.histories, split.valid.history_times, strict=True)
     ):
         w = training_windows(items, ts, shares, window, window.size, as_steps)
-        (calib_rows if u in calib_users else fit_rows).append(w)
-    X_fit, X_cal = np.concatenate(fit_rows), np.concatenate(calib_rows)
+        (calib_rows if u in calib_users else fit_rows).extend(w)
     params = {"seed": seed} if "seed" in cls().params else {}
-    detector = cls(**params).fit(X_fit, X_cal)
-    return detector, {
+    behaviour = BehaviourDetector(cls(**params), window, as_steps)
+    X_fit, X_cal = behaviour.inputs(fit_rows), behaviour.inputs(calib_rows)
+    behaviour.detector.fit(X_fit, X_cal)
+    return behaviour, {
         "name": name,
         "activity_only": window.activity_only,
+        "input": "steps" if as_steps else "summary",
         "n_fit_windows": len(X_fit),
         "n_calib_windows": len(X_cal),
     }
-
-
-def calibrated_at(
-    detector: BaseDetector, points: PredictionPoints, shares: np.ndarray, window: BehaviourWindow
-) -> np.ndarray:
-    """Each user's calibrated score at the target's time from the history before it only (0 for
-    users with too short a history to have a window)."""
-    describe = window.steps if detector.input_ndim == 3 else window.features
-    rows = [
-        describe(h, ht, shares, float(t))
-        for h, ht, t in zip(points.histories, points.history_times, points.times, strict=True)
-    ]
-    have = np.array([r is not None for r in rows])
-    out = np.zeros(len(rows))
-    if have.any():
-        out[have] = detector.calibrated(np.stack([r for r in rows if r is not None]))
-    return out
 
 
 def user_features(
@@ -389,15 +408,15 @@ def choose_detector(
     cfg: BenchConfig,
     seed: int,
     log: Callable[[str], None],
-) -> tuple[BaseDetector, BehaviourWindow, dict]:
-    """The detector and feature block whose anomaly-aware rule ranks the validation targets
-    best (coarse grid); validation targets only."""
+) -> tuple[BehaviourDetector, dict]:
+    """The detector, feature block and input form whose anomaly-aware rule ranks the
+    validation targets best (coarse grid); validation targets only."""
     best, trials = None, []
-    for name, activity_only in detector_candidates(cfg.detector, cfg.features):
+    for name, activity_only, as_steps in detector_candidates(cfg.detector, cfg.features):
         window = BehaviourWindow(cfg.window, cfg.min_profile, activity_only)
         t0 = time.perf_counter()
-        detector, info = fit_behaviour_detector(split, shares, window, name, seed)
-        c = calibrated_at(detector, split.valid, shares, window)
+        detector, info = fit_behaviour_detector(split, shares, window, name, seed, as_steps)
+        c = detector.calibrated_at(split.valid, shares)
         _, val = tune_rule(valid_probs, split.valid, c, calm, cfg.k, 0.25)
         info.update(
             validation_rule_ndcg=val,
@@ -405,10 +424,10 @@ def choose_detector(
             seconds=round(time.perf_counter() - t0, 1),
         )
         trials.append(info)
-        log(f"  detector {name} activity_only={activity_only}: {info}")
-        if best is None or val > best[2]:
-            best = (detector, window, val, info)
-    return best[0], best[1], {"chosen": best[3], "trials": trials}
+        log(f"  detector candidate: {info}")
+        if best is None or val > best[1]:
+            best = (detector, val, info)
+    return best[0], {"chosen": best[2], "trials": trials}
 
 
 def run_bench(
@@ -469,13 +488,11 @@ def run_bench(
         test_probs = source_probs(split.test, **build)
         fixed_w, fixed_val = tune_fixed(valid_probs, split.valid, cfg.k, cfg.grid_step)
         log(f"seed {seed}: best fixed blend on validation {fixed_w} ({fixed_val:.4f})")
-        detector, window, det_info = choose_detector(
-            split, valid_probs, fixed_w, shares, cfg, seed, log
-        )
-        valid = SplitSources(valid_probs, calibrated_at(detector, split.valid, shares, window))
-        test = SplitSources(test_probs, calibrated_at(detector, split.test, shares, window))
+        detector, det_info = choose_detector(split, valid_probs, fixed_w, shares, cfg, seed, log)
+        valid = SplitSources(valid_probs, detector.calibrated_at(split.valid, shares))
+        test = SplitSources(test_probs, detector.calibrated_at(split.test, shares))
         for src, points in ((valid, split.valid), (test, split.test)):
-            src.gate_features = user_features(points, src.calibrated, flags, window)
+            src.gate_features = user_features(points, src.calibrated, flags, detector.window)
         log(f"seed {seed}: tuning the aware blends on validation ...")
         result = compare_blends(split, valid, test, fixed_w, fixed_val, cfg, seed)
         result.update(
@@ -485,8 +502,49 @@ def run_bench(
         )
         report["seeds"][str(seed)] = result
         log(summary_line(seed, result))
+    per_seed = [report["seeds"][str(s)].pop("_per_user") for s in cfg.seeds]
+    report["pooled_ci_ndcg@10"] = pooled_cis(per_seed, cfg.n_bootstrap)
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
     return report
+
+
+COMPARISONS = (
+    ("anomaly-aware rule", "best fixed blend"),
+    ("learned gate", "best fixed blend"),
+    ("learned gate", "learned gate, no anomaly score"),
+)
+
+
+def pooled_cis(per_seed: list[dict], n_resamples: int) -> list[dict]:
+    """A - B over all seeds at once: a cluster bootstrap that resamples users (each user's
+    rows of every seed go together); a user is 'shifting' in the seeds where the detector of
+    that seed flagged them."""
+    shifting = np.stack([p["shifting"] for p in per_seed])  # [seeds, users]
+    groups = {"all": np.ones_like(shifting), "shifting": shifting, "rest": ~shifting}
+    idx = np.random.default_rng(0).integers(0, shifting.shape[1], (n_resamples, shifting.shape[1]))
+    out = []
+    for a, b in COMPARISONS:
+        d = np.stack([p["ndcg"][a] - p["ndcg"][b] for p in per_seed])
+        base = np.stack([p["ndcg"][b] for p in per_seed])
+        for g, mask in groups.items():
+            m = mask.astype(np.float64)
+            n = m.sum()
+            if n == 0:
+                continue
+            # per resample: the masked sums over the drawn users, summed over seeds
+            num = (d * m).sum(0)[idx].sum(1)
+            den = m.sum(0)[idx].sum(1)
+            means = num[den > 0] / den[den > 0]
+            low, high = np.quantile(means, [0.025, 0.975])
+            diff = float((d * m).sum() / n)
+            out.append(
+                {
+                    "a": a, "b": b, "users": g, "n_user_seeds": int(n), "diff": diff,
+                    "low": float(low), "high": float(high),
+                    "relative": diff / float((base * m).sum() / n),
+                }
+            )  # fmt: skip
+    return out
 
 
 def compare_blends(
@@ -547,11 +605,7 @@ def compare_blends(
                 }
             )
     cis = []
-    for aware, base in (
-        ("anomaly-aware rule", "best fixed blend"),
-        ("learned gate", "best fixed blend"),
-        ("learned gate", "learned gate, no anomaly score"),
-    ):
+    for aware, base in COMPARISONS:
         for g, mask in groups.items():
             ci = paired_bootstrap(
                 per_user[aware][mask], per_user[base][mask], cfg.n_bootstrap, seed
@@ -583,6 +637,7 @@ def compare_blends(
         "full_ndcg@10_seen_kept": _mean(ndcg),
     }
     return {
+        "_per_user": {"ndcg": per_user, "shifting": shifting},
         "sasrec": sasrec,
         "validation_ndcg@10": {"best fixed blend": fixed_val, "anomaly-aware rule": rule_val},
         "rule": {"calm": rule.calm, "shifted": rule.shifted},
@@ -685,6 +740,34 @@ def markdown(report: dict) -> str:
             f"Rule (tuned on validation): calm {res['rule']['calm']}, "
             f"shifted {res['rule']['shifted']}",
         ]
+    if report.get("pooled_ci_ndcg@10"):
+        lines += [
+            "",
+            f"## All seeds pooled ({', '.join(report['seeds'])}): cluster bootstrap over users",
+            "",
+            "| A - B (full NDCG@10) | users | user-seeds | diff | 95% CI | relative |",
+            "|---|---|---|---|---|---|",
+        ]
+        for c in report["pooled_ci_ndcg@10"]:
+            lines.append(
+                f"| {c['a']} - {c['b']} | {c['users']} | {c['n_user_seeds']} | "
+                f"{c['diff']:+.4f} | [{c['low']:+.4f}, {c['high']:+.4f}] | {c['relative']:+.1%} |"
+            )
+    lines += [
+        "",
+        "## adrec SASRec alone (test, full ranking)",
+        "",
+        "| seed | train s | HR@10 seen excluded | NDCG@10 seen excluded | HR@10 seen kept "
+        "| NDCG@10 seen kept |",
+        "|---|---|---|---|---|---|",
+    ]
+    for seed, res in report["seeds"].items():
+        q = res["sasrec"]
+        lines.append(
+            f"| {seed} | {res['train_seconds']} | {q['full_hr@10_seen_excluded']:.4f} | "
+            f"{q['full_ndcg@10_seen_excluded']:.4f} | {q['full_hr@10_seen_kept']:.4f} | "
+            f"{q['full_ndcg@10_seen_kept']:.4f} |"
+        )
     if "recbole" in report:
         lines += [
             "",

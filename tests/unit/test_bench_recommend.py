@@ -93,7 +93,7 @@ def test_a_users_test_item_never_reaches_their_features():
     for r in (ratings, changed):
         split = bench.leave_last_out(r)
         det, _ = bench.fit_behaviour_detector(split, shares, window, "lstm_ae", 0)
-        calibrated = bench.calibrated_at(det, split.test, shares, window)
+        calibrated = det.calibrated_at(split.test, shares)
         feats = bench.user_features(split.test, calibrated, flags, window)
         counts = np.bincount(np.concatenate(split.train), minlength=N_ITEMS + 1).astype(float)
         transitions = bench.ItemTransitions().fit(split.train, N_ITEMS)
@@ -127,7 +127,8 @@ def test_bench_writes_a_report(tmp_path):
     assert res["detector"]["chosen"]["name"] == "lstm_ae"
     assert set(res["rule"]["calm"]) == set(bench.SOURCE_NAMES)
     assert "| anomaly-aware rule | shifting |" in md_path.read_text()
-    assert loaded["wall_seconds"] > 0 and logs
+    assert {c["users"] for c in loaded["pooled_ci_ndcg@10"]} <= {"all", "shifting", "rest"}
+    assert "_per_user" not in res and loaded["wall_seconds"] > 0 and logs
 
 
 def test_genre_flags_from_an_items_frame():
