@@ -23,8 +23,11 @@ def recommend(
     ] = "auto",
     features: Annotated[
         str, typer.Option(help="Behaviour features: all, activity, or auto (on validation).")
-    ] = "auto",
+    ] = "activity",
     recbole: Annotated[bool, typer.Option(help="Run RecBole's SASRec side by side.")] = True,
+    recbole_epochs: Annotated[
+        int, typer.Option(min=1, help="RecBole epochs (each takes minutes on 2 cores).")
+    ] = 5,
     threads: Annotated[int, typer.Option(min=1, help="torch threads.")] = 1,
     quick: Annotated[bool, typer.Option(help="Smoke run: 2 epochs, seed 0, no RecBole.")] = False,
 ) -> None:
@@ -46,7 +49,7 @@ def recommend(
     try:
         report = run_movielens(
             data, cfg, threads=threads, with_recbole=recbole and not quick, out_dir=out_dir,
-            log=lambda m: typer.echo(m, err=True),
+            log=lambda m: typer.echo(m, err=True), recbole_epochs=recbole_epochs,
         )  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None

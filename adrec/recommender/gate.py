@@ -16,14 +16,18 @@ import torch
 
 
 class SourceGate:
-    """weights(x) = softmax(W standardise(x) + b) over `sources`, with L2 on W.
+    """weights(x) = softmax(log(prior) + W standardise(x) + b) over `sources`.
 
-    `hidden` > 0 puts one tanh layer of that width before the softmax."""
+    With a `prior` (e.g. the best fixed blend), L2 on every parameter pulls the gate back to
+    that blend, so it departs from it only as far as the features earn; without one, the
+    prior is uniform and only W is penalised. `hidden` > 0 puts one tanh layer of that width
+    before the softmax."""
 
     def __init__(
         self,
         sources: Sequence[str],
         hidden: int = 0,
+        prior: Sequence[float] | None = None,
         l2: float = 1e-3,
         epochs: int = 300,
         lr: float = 0.05,
@@ -31,6 +35,7 @@ class SourceGate:
     ):
         self.sources = sources
         self.hidden = hidden
+        self.prior = prior
         self.l2 = l2
         self.epochs = epochs
         self.lr = lr
@@ -50,16 +55,27 @@ class SourceGate:
         self.mean_ = X.mean(0)
         self.scale_ = np.where(X.std(0) > 0, X.std(0), 1.0)
         self.n_features_ = X.shape[1]
+        prior = np.full(len(self.sources), 1.0) if self.prior is None else np.asarray(self.prior)
+        if prior.shape != (len(self.sources),) or (prior < 0).any() or prior.sum() <= 0:
+            raise ValueError(f"prior must be {len(self.sources)} non-negative weights")
+        # A small floor keeps sources the prior leaves out reachable.
+        self.log_prior_ = torch.log(
+            torch.as_tensor(prior / prior.sum() + 1e-2, dtype=torch.float32)
+        )
         torch.manual_seed(self.seed)
         self.net_ = self._build(X.shape[1])
         x = torch.as_tensor((X - self.mean_) / self.scale_, dtype=torch.float32)
         p = torch.as_tensor(P, dtype=torch.float32)
         opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
-        weights = [w for name, w in self.net_.named_parameters() if name.endswith("weight")]
+        penalised = [
+            w
+            for name, w in self.net_.named_parameters()
+            if self.prior is not None or name.endswith("weight")
+        ]
         for _ in range(self.epochs):
             opt.zero_grad(set_to_none=True)
-            mixed = (torch.softmax(self.net_(x), -1) * p).sum(-1)
-            loss = -torch.log(mixed + 1e-12).mean() + self.l2 * sum((w**2).sum() for w in weights)
+            mixed = (torch.softmax(self.log_prior_ + self.net_(x), -1) * p).sum(-1)
+            loss = -torch.log(mixed + 1e-12).mean() + self.l2 * sum((w**2).sum() for w in penalised)
             loss.backward()
             opt.step()
         self.loss_ = float(loss.detach())
@@ -73,7 +89,7 @@ class SourceGate:
             raise RuntimeError("SourceGate is not fitted; call fit() first")
         X = self._check(X, "X", self.n_features_)
         x = torch.as_tensor((X - self.mean_) / self.scale_, dtype=torch.float32)
-        return torch.softmax(self.net_(x), -1).double().numpy()
+        return torch.softmax(self.log_prior_ + self.net_(x), -1).double().numpy()
 
     def _build(self, n_features: int) -> torch.nn.Module:
         n_out = len(self.sources)
