@@ -60,7 +60,7 @@ class BenchConfig:
     detector: str = "auto"
     features: str = "activity"
     gate_epochs: int = 300
-    trending_days: float = 14.0
+    trending_days: tuple[float, ...] = (3.0, 7.0, 14.0, 30.0)  # chosen on validation
     short_term_last: int = 5
     k: int = 10
     n_negatives: int = 100
@@ -376,6 +376,7 @@ def source_probs(
     shares: np.ndarray,
     item_counts: np.ndarray,
     cfg: BenchConfig,
+    trending_days: float,
 ) -> np.ndarray:
     """The four source distributions at each user's prediction time: [4, n_users, n_items+1]."""
     window = BehaviourWindow(cfg.window, cfg.min_profile)
@@ -394,7 +395,7 @@ def source_probs(
                 ratings["item_id"].to_numpy(),
                 ratings["timestamp"].to_numpy(),
                 points.times,
-                cfg.trending_days * 86_400.0,
+                trending_days * 86_400.0,
                 len(shares) - 1,
             ),
         ]
@@ -453,6 +454,18 @@ def run_bench(
     shares = genre_shares(flags)
     item_counts = np.bincount(np.concatenate(split.train), minlength=n_items + 1).astype(float)
     transitions = ItemTransitions(last=cfg.short_term_last).fit(split.train, n_items)
+    trend_ndcg = {
+        days: _mean_ndcg(
+            trending(
+                ratings["item_id"].to_numpy(), ratings["timestamp"].to_numpy(),
+                split.valid.times, days * 86_400.0, n_items,
+            ),
+            split.valid, cfg.k,
+        )
+        for days in cfg.trending_days
+    }  # fmt: skip
+    trending_days = max(trend_ndcg, key=trend_ndcg.get)
+    log(f"trending window on validation (days: NDCG@{cfg.k}) {trend_ndcg} -> {trending_days}")
     report: dict = {
         "config": asdict(cfg),
         "data": {
@@ -463,6 +476,7 @@ def run_bench(
             "sessions": rating_sessions(ratings),
         },
         "split": "leave_last_out",
+        "trending_window_days": {"validation_ndcg": trend_ndcg, "chosen": trending_days},
         "threads": {"torch": torch.get_num_threads()},
         "seeds": {},
     }
@@ -483,7 +497,7 @@ def run_bench(
         del candidates
         build = dict(
             model=model, short_term=short_term, transitions=transitions, ratings=ratings,
-            shares=shares, item_counts=item_counts, cfg=cfg,
+            shares=shares, item_counts=item_counts, cfg=cfg, trending_days=trending_days,
         )  # fmt: skip
         valid_probs = source_probs(split.valid, **build)
         test_probs = source_probs(split.test, **build)
@@ -733,7 +747,8 @@ def markdown(report: dict) -> str:
     lines.append(
         f"{d['n_users']} users, {d['n_items']} items, {d['n_ratings']} ratings; split "
         f"{report['split']}; torch threads {report['threads']['torch']}; wall "
-        f"{report.get('wall_seconds', float('nan'))} s."
+        f"{report.get('wall_seconds', float('nan'))} s. Trending window (chosen on "
+        f"validation): {report['trending_window_days']['chosen']} days."
     )
     for seed, res in report["seeds"].items():
         lines += ["", f"## Seed {seed}", ""]

@@ -99,7 +99,7 @@ def test_a_users_test_item_never_reaches_their_features():
         counts = np.bincount(np.concatenate(split.train), minlength=N_ITEMS + 1).astype(float)
         transitions = bench.ItemTransitions().fit(split.train, N_ITEMS)
         probs = bench.source_probs(
-            split.test, model, "transitions", transitions, r, shares, counts, CFG
+            split.test, model, "transitions", transitions, r, shares, counts, CFG, 7.0
         )
         out.append((split.test.targets, calibrated, feats, probs))
     (t0, c0, f0, p0), (t1, c1, f1, p1) = out
