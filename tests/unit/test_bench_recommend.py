@@ -136,3 +136,15 @@ def test_genre_flags_from_an_items_frame():
     items = pd.DataFrame({"item_id": [1, 3], "genres": [("A", "B"), ()]})
     flags = bench.genre_flags(items, ("A", "B", "C"))
     np.testing.assert_array_equal(flags, [[0, 0, 0], [1, 1, 0], [0, 0, 0], [0, 0, 0]])
+
+
+def test_movielens_100k_layout_is_read_in_time_order(tmp_path):
+    (tmp_path / "u.data").write_text("2\t1\t3\t50\n1\t2\t4\t20\n1\t1\t5\t10\n1\t3\t2\t10\n")
+    (tmp_path / "u.genre").write_text("A|0\nB|1\n\n")
+    (tmp_path / "u.item").write_text("1|X|d||u|1|0\n2|Y|d||u|1|1\n3|Z|d||u|0|0\n")
+    ratings, items, genres = bench._read_ml100k(tmp_path)
+    assert genres == ("A", "B")
+    assert ratings["item_id"].tolist() == [1, 3, 2, 1]  # user 1 by time, the tie in file order
+    assert items["genres"].tolist() == [("A",), ("A", "B"), ()]
+    with pytest.raises(ValueError, match="u.data"):
+        bench._read_ml100k(tmp_path / "missing")
