@@ -24,6 +24,9 @@ def recommend(
     features: Annotated[
         str, typer.Option(help="Behaviour features: all, activity, or auto (on validation).")
     ] = "activity",
+    sequence_input: Annotated[
+        str, typer.Option(help="Sequence detectors read: summary, steps, or auto (validation).")
+    ] = "summary",
     recbole: Annotated[bool, typer.Option(help="Run RecBole's SASRec side by side.")] = True,
     recbole_epochs: Annotated[
         int, typer.Option(min=1, help="RecBole epochs (each takes minutes on 2 cores).")
@@ -45,6 +48,7 @@ def recommend(
         seeds=(seed_list[0],) if quick else seed_list,
         detector=detector,
         features=features,
+        sequence_input=sequence_input,
     )
     try:
         report = run_movielens(

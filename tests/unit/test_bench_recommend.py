@@ -15,8 +15,8 @@ from adrec.recommender.behaviour_features import BehaviourWindow, genre_shares
 N_ITEMS, N_GENRES = 20, 4
 CFG = bench.BenchConfig(
     max_len=10, dim=8, n_layers=1, epochs=1, seeds=(0,), window=4, min_profile=4,
-    detector="lstm_ae", features="auto", n_negatives=5, n_bootstrap=50, grid_step=0.5,
-    gate_epochs=20,
+    detector="lstm_ae", features="auto", sequence_input="auto", n_negatives=5,
+    n_bootstrap=50, grid_step=0.5, gate_epochs=20,
 )  # fmt: skip
 
 
