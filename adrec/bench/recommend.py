@@ -70,12 +70,14 @@ class BenchConfig:
     n_bootstrap: int = 2000
     grid_step: float = 0.1
     shift_level: float = 0.5
+    split: str = "leave_last_out"  # or "global_time"
 
 
 @dataclass
 class PredictionPoints:
     """One target per user: the history before it (items, times), the target and its time."""
 
+    users: np.ndarray
     histories: list[np.ndarray]
     history_times: list[np.ndarray]
     targets: np.ndarray
@@ -83,12 +85,32 @@ class PredictionPoints:
 
 
 @dataclass
-class LeaveLastOut:
+class ChronoSplit:
+    """Training sequences (with their times) of `users`, and validation / test targets."""
+
+    name: str
     users: np.ndarray
     train: list[np.ndarray]
+    train_times: list[np.ndarray]
     valid: PredictionPoints
     test: PredictionPoints
     n_dropped_users: int = 0
+
+
+def _pack(rows: list[tuple]) -> PredictionPoints:
+    u, h, ht, t, tt = zip(*rows, strict=True)
+    return PredictionPoints(
+        np.array(u, np.int64), list(h), list(ht), np.array(t, np.int64), np.array(tt, np.int64)
+    )
+
+
+def _user_sequences(ratings: pd.DataFrame):
+    for col in ("user_id", "item_id", "timestamp"):
+        if col not in ratings:
+            raise ValueError(f"ratings lack the column {col!r}")
+    ordered = ratings.sort_values(["user_id", "timestamp"], kind="stable")
+    for user, g in ordered.groupby("user_id", sort=True):
+        yield int(user), g["item_id"].to_numpy(np.int64), g["timestamp"].to_numpy(np.int64)
 
 
 @dataclass
@@ -101,33 +123,58 @@ class SplitSources:
     gate_features: np.ndarray | None = None
 
 
-def leave_last_out(ratings: pd.DataFrame, min_interactions: int = 3) -> LeaveLastOut:
+def leave_last_out(ratings: pd.DataFrame, min_interactions: int = 3) -> ChronoSplit:
     """Per-user chronological sequences (the frame's order within a user and timestamp is kept:
-    a stable sort, so ties stay in the loader's order)."""
-    for col in ("user_id", "item_id", "timestamp"):
-        if col not in ratings:
-            raise ValueError(f"ratings lack the column {col!r}")
-    ordered = ratings.sort_values(["user_id", "timestamp"], kind="stable")
-    users, train, points, dropped = [], [], {"valid": [], "test": []}, 0
-    for user, g in ordered.groupby("user_id", sort=True):
-        items = g["item_id"].to_numpy(np.int64)
-        ts = g["timestamp"].to_numpy(np.int64)
+    a stable sort, so ties stay in the loader's order); validation target = second to last,
+    test target = last. Leaks across users: one user's last item may come after another's."""
+    users, train, train_t, valid, test, dropped = [], [], [], [], [], 0
+    for user, items, ts in _user_sequences(ratings):
         if len(items) < min_interactions:
             dropped += 1
             continue
-        users.append(int(user))
+        users.append(user)
         train.append(items[:-2])
-        points["valid"].append((items[:-2], ts[:-2], items[-2], ts[-2]))
-        points["test"].append((items[:-1], ts[:-1], items[-1], ts[-1]))
-
-    def pack(rows) -> PredictionPoints:
-        h, ht, t, tt = zip(*rows, strict=True)
-        return PredictionPoints(list(h), list(ht), np.array(t, np.int64), np.array(tt, np.int64))
-
+        train_t.append(ts[:-2])
+        valid.append((user, items[:-2], ts[:-2], items[-2], ts[-2]))
+        test.append((user, items[:-1], ts[:-1], items[-1], ts[-1]))
     if not users:
         raise ValueError(f"no user has at least {min_interactions} interactions")
-    return LeaveLastOut(
-        np.array(users), train, pack(points["valid"]), pack(points["test"]), dropped
+    return ChronoSplit(
+        "leave_last_out", np.array(users), train, train_t, _pack(valid), _pack(test), dropped
+    )
+
+
+def global_time_split(
+    ratings: pd.DataFrame, valid_frac: float = 0.1, test_frac: float = 0.1, min_history: int = 3
+) -> ChronoSplit:
+    """Two global time cuts at the (1 - valid - test) and (1 - test) quantiles of all
+    timestamps. Training: everything before the first cut. A validation target is a user's
+    first rating between the cuts (history: before the first cut); a test target is a user's
+    first rating after the second cut (history: everything before it). Users with fewer than
+    `min_history` ratings before a cut get no target there."""
+    if not (0 < valid_frac and 0 < test_frac and valid_frac + test_frac < 1):
+        raise ValueError("valid_frac and test_frac must be > 0 and sum to < 1")
+    t_valid, t_test = np.quantile(
+        ratings["timestamp"].to_numpy(), [1 - valid_frac - test_frac, 1 - test_frac]
+    )
+    users, train, train_t, valid, test, dropped = [], [], [], [], [], 0
+    for user, items, ts in _user_sequences(ratings):
+        n_train, n_before_test = int((ts < t_valid).sum()), int((ts < t_test).sum())
+        if n_train >= 2:
+            users.append(user)
+            train.append(items[:n_train])
+            train_t.append(ts[:n_train])
+        if n_train >= min_history and n_train < len(ts) and ts[n_train] < t_test:
+            valid.append((user, items[:n_train], ts[:n_train], items[n_train], ts[n_train]))
+        if n_before_test >= min_history and n_before_test < len(ts):
+            k = n_before_test
+            test.append((user, items[:k], ts[:k], items[k], ts[k]))
+        if n_train < 2 and n_before_test < min_history:
+            dropped += 1
+    if not valid or not test:
+        raise ValueError("the time cuts leave no validation or no test targets")
+    return ChronoSplit(
+        "global_time", np.array(users), train, train_t, _pack(valid), _pack(test), dropped
     )
 
 
@@ -284,7 +331,7 @@ class BehaviourDetector:
 
 
 def fit_behaviour_detector(
-    split: LeaveLastOut,
+    split: ChronoSplit,
     shares: np.ndarray,
     window: BehaviourWindow,
     name: str,
@@ -295,11 +342,9 @@ def fit_behaviour_detector(
     the other 20% (held-out normal windows). Training histories end before every target."""
     cls = DETECTORS[name]
     rng = np.random.default_rng(seed)
-    calib_users = set(rng.permutation(len(split.users))[: len(split.users) // 5].tolist())
+    calib_users = set(rng.permutation(len(split.train))[: len(split.train) // 5].tolist())
     fit_rows, calib_rows = [], []
-    for u, (items, ts) in enumerate(
-        zip(split.valid.histories, split.valid.history_times, strict=True)
-    ):
+    for u, (items, ts) in enumerate(zip(split.train, split.train_times, strict=True)):
         w = training_windows(items, ts, shares, window, window.size, as_steps)
         (calib_rows if u in calib_users else fit_rows).extend(w)
     params = {"seed": seed} if "seed" in cls().params else {}
@@ -411,7 +456,7 @@ def source_probs(
 
 
 def choose_detector(
-    split: LeaveLastOut,
+    split: ChronoSplit,
     valid_probs: np.ndarray,
     calm: np.ndarray,
     shares: np.ndarray,
@@ -459,8 +504,14 @@ def run_bench(
     n_items = len(flags) - 1
     if ratings["item_id"].max() > n_items or ratings["item_id"].min() < 1:
         raise ValueError(f"item ids must lie in 1..{n_items} (the rows of genre_flags)")
-    split = leave_last_out(ratings)
-    log(f"{len(split.users)} users, {n_items} items; dropped {split.n_dropped_users}")
+    splitters = {"leave_last_out": leave_last_out, "global_time": global_time_split}
+    if cfg.split not in splitters:
+        raise ValueError(f"split must be one of {sorted(splitters)}, got {cfg.split!r}")
+    split = splitters[cfg.split](ratings)
+    log(
+        f"{cfg.split}: {len(split.users)} training users, {len(split.valid.targets)} validation "
+        f"and {len(split.test.targets)} test targets, {n_items} items"
+    )
     shares = genre_shares(flags)
     item_counts = np.bincount(np.concatenate(split.train), minlength=n_items + 1).astype(float)
     transitions = ItemTransitions(last=cfg.short_term_last).fit(split.train, n_items)
@@ -480,12 +531,14 @@ def run_bench(
         "config": asdict(cfg),
         "data": {
             "n_users": len(split.users),
+            "n_valid_targets": len(split.valid.targets),
+            "n_test_targets": len(split.test.targets),
             "n_items": n_items,
             "n_ratings": len(ratings),
             "n_dropped_users": split.n_dropped_users,
             "sessions": rating_sessions(ratings),
         },
-        "split": "leave_last_out",
+        "split": split.name,
         "trending_window_days": {"validation_ndcg": trend_ndcg, "chosen": trending_days},
         "threads": {"torch": torch.get_num_threads()},
         "seeds": {},
@@ -573,7 +626,7 @@ def pooled_cis(per_seed: list[dict], n_resamples: int) -> list[dict]:
 
 
 def compare_blends(
-    split: LeaveLastOut,
+    split: ChronoSplit,
     valid: SplitSources,
     test: SplitSources,
     fixed_w: np.ndarray,
@@ -755,8 +808,9 @@ def markdown(report: dict) -> str:
     lines = ["# adrec bench recommend", ""]
     d = report["data"]
     lines.append(
-        f"{d['n_users']} users, {d['n_items']} items, {d['n_ratings']} ratings; split "
-        f"{report['split']}; torch threads {report['threads']['torch']}; wall "
+        f"{d['n_users']} training users, {d['n_valid_targets']} validation and "
+        f"{d['n_test_targets']} test targets, {d['n_items']} items, {d['n_ratings']} ratings; "
+        f"split {report['split']}; torch threads {report['threads']['torch']}; wall "
         f"{report.get('wall_seconds', float('nan'))} s. Trending window (chosen on "
         f"validation): {report['trending_window_days']['chosen']} days."
     )
@@ -862,7 +916,9 @@ def run_movielens(
     report = run_bench(ratings, genre_flags(items, genres), cfg, log)
     report["data"].update(path=str(path), loader=loader)
     report["threads"]["requested"] = threads
-    if with_recbole:
+    if with_recbole and cfg.split != "leave_last_out":
+        report["recbole"] = {"status": "skipped", "why": "run only on the leave-last-out split"}
+    elif with_recbole:
         report["recbole"] = recbole_side_by_side(ratings, cfg, recbole_epochs, out_dir, log)
     return report
 

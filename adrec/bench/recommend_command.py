@@ -17,6 +17,9 @@ def recommend(
         "reports/recommend"
     ),
     seeds: Annotated[str, typer.Option(help="Comma list of seeds.")] = "0,1,2",
+    split: Annotated[
+        str, typer.Option(help="leave_last_out, or global_time (two global time cuts).")
+    ] = "leave_last_out",
     epochs: Annotated[int, typer.Option(min=1, help="SASRec epochs.")] = 20,
     detector: Annotated[
         str, typer.Option(help="Behaviour detector name, or 'auto' (chosen on validation).")
@@ -49,6 +52,7 @@ def recommend(
         detector=detector,
         features=features,
         sequence_input=sequence_input,
+        split=split,
     )
     try:
         report = run_movielens(

@@ -3,6 +3,7 @@ metrics, no future leak into a user's features, and the report."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -110,9 +111,11 @@ def test_a_users_test_item_never_reaches_their_features():
     np.testing.assert_array_equal(p0[:, u], p1[:, u])
 
 
-def test_bench_writes_a_report(tmp_path):
+@pytest.mark.parametrize("split", ["leave_last_out", "global_time"])
+def test_bench_writes_a_report(tmp_path, split):
     logs = []
-    report = bench.run_bench(_ratings(), _flags(), CFG, log=logs.append)
+    cfg = dataclasses.replace(CFG, split=split)
+    report = bench.run_bench(_ratings(), _flags(), cfg, log=logs.append)
     json_path, md_path = bench.write_report(report, tmp_path)
     loaded = json.loads(json_path.read_text())
     res = loaded["seeds"]["0"]
@@ -124,7 +127,8 @@ def test_bench_writes_a_report(tmp_path):
     for row in res["table"]:
         assert 0 <= row["full_ndcg@10"] <= row["sampled100_ndcg@10"] + 1e-9 or row["n"] == 0
     assert {c["users"] for c in res["ci_ndcg@10"]} == {"all", "shifting", "rest"}
-    assert sum(m["n"] for m in res["ndcg@10_by_month"]) == 16
+    assert sum(m["n"] for m in res["ndcg@10_by_month"]) == loaded["data"]["n_test_targets"]
+    assert loaded["split"] == split
     assert res["detector"]["chosen"]["name"] == "lstm_ae"
     assert set(res["rule"]["calm"]) == set(bench.SOURCE_NAMES)
     assert "| anomaly-aware rule | shifting |" in md_path.read_text()
@@ -148,3 +152,25 @@ def test_movielens_100k_layout_is_read_in_time_order(tmp_path):
     assert items["genres"].tolist() == [("A",), ("A", "B"), ()]
     with pytest.raises(ValueError, match="u.data"):
         bench._read_ml100k(tmp_path / "missing")
+
+
+def test_global_time_split_keeps_histories_before_each_cut():
+    # timestamps 0..9 for user 1, 5..14 for user 2; cuts at the 0.8 / 0.9 quantiles of all
+    r = pd.DataFrame(
+        {
+            "user_id": [1] * 10 + [2] * 10,
+            "item_id": list(range(1, 11)) + list(range(11, 21)),
+            "timestamp": list(range(10)) + list(range(5, 15)),
+        }
+    )
+    split = bench.global_time_split(r, valid_frac=0.1, test_frac=0.1)
+    t_valid, t_test = np.quantile(r["timestamp"], [0.8, 0.9])
+    assert split.name == "global_time"
+    for points, cut in ((split.valid, t_valid), (split.test, t_test)):
+        for h_t, t in zip(points.history_times, points.times, strict=True):
+            assert (h_t < cut).all() and t >= cut
+    for seq_t in split.train_times:
+        assert (seq_t < t_valid).all()
+    assert split.test.users.tolist() == [2]  # user 1 has nothing after the second cut
+    with pytest.raises(ValueError, match="sum to"):
+        bench.global_time_split(r, 0.5, 0.5)
