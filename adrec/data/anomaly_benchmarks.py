@@ -166,10 +166,13 @@ def window_series(series: Series, window: int = 16, fit_fraction: float = 0.15) 
 
 
 def window_features(windows: np.ndarray) -> np.ndarray:
-    """Per-window features for 2-D detectors: the (already normalised) values and their first
-    differences, [n, w + w - 1] for windows [n, w, 1]."""
+    """Per-window features for 2-D detectors, [n, w + 2] for windows [n, w, 1]: the (already
+    normalised) values, the window's standard deviation and that of its first differences
+    (noise level). The two spreads are non-linear, so the features stay linearly independent
+    (appending the differences themselves would make every covariance singular)."""
     windows = np.asarray(windows, dtype=np.float32)
     if windows.ndim != 3 or windows.shape[2] != 1:
         raise ValueError(f"windows must be [n, window, 1], got shape {windows.shape}")
     values = windows[:, :, 0]
-    return np.concatenate([values, np.diff(values, axis=1)], axis=1)
+    spread = np.column_stack([values.std(axis=1), np.diff(values, axis=1).std(axis=1)])
+    return np.concatenate([values, spread], axis=1)

@@ -81,12 +81,14 @@ def test_windows_are_scaled_by_the_fit_part_only():
     shifted[20:] += 1e6
     w2 = window_series(Series("s", "c", shifted, labels), window=4, fit_fraction=0.2)
     np.testing.assert_array_equal(w.fit, w2.fit)
-    assert w.fit_features.shape == (17, 7)
+    assert w.fit_features.shape == (17, 6)
 
 
 def test_window_features_and_errors():
     windows = np.array([[[1.0], [3.0], [2.0]]], dtype=np.float32)
-    assert window_features(windows).tolist() == [[1.0, 3.0, 2.0, 2.0, -1.0]]
+    # values 1, 3, 2 (std sqrt(2/3)); differences 2, -1 (std 1.5)
+    expected = [1.0, 3.0, 2.0, np.sqrt(2 / 3), 1.5]
+    np.testing.assert_allclose(window_features(windows)[0], expected, rtol=1e-6)
     with pytest.raises(ValueError, match="windows must be"):
         window_features(np.zeros((2, 3)))
     short = Series("s", "c", np.zeros(20), np.zeros(20, dtype=np.int64))
