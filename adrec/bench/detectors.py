@@ -454,6 +454,9 @@ def render_markdown(result: dict) -> str:
         + ".",
         "",
     ]
+    for part in cfg["parts"]:
+        if part not in summary:
+            lines += [f"## {TITLES[part]}", "", "No chosen detector takes this input.", ""]
     for part, rows in summary.items():
         spread = part in ("mvtec", "life_events")
         metrics = SERIES_METRICS if part in ("nab", "merlion") else RANK_METRICS
