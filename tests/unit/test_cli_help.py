@@ -29,7 +29,7 @@ RAY_MODULES = (
     "jobs",
     "jobs.demo",
 )
-COMMANDS = ("demo", "simulate", "train", "serve")
+COMMANDS = ("demo", "simulate", "train", "serve", "bench")
 
 runner = CliRunner()
 
