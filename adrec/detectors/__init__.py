@@ -1,6 +1,9 @@
-"""Anomaly detectors behind one contract (adrec.base.BaseDetector)."""
+"""Anomaly detectors behind one contract (adrec.base.BaseDetector).
+
+Importing this package registers every detector family in adrec.base.DETECTORS."""
 
 from adrec.base import DETECTORS, BaseDetector
+from adrec.detectors import neural, tabular  # noqa: F401  (register their detectors)
 from adrec.detectors.lstm_ae import LSTMAEDetector
 
 __all__ = ["DETECTORS", "BaseDetector", "LSTMAEDetector"]
