@@ -1,6 +1,13 @@
-"""Detection metrics: ranking metrics for any detector and time-series metrics for series."""
+"""Detection metrics (any detector, time series) and ranking metrics for recommenders."""
 
 from adrec.metrics.detection import detection_report
+from adrec.metrics.ranking import (
+    cluster_bootstrap,
+    full_ranks,
+    hit_ndcg,
+    paired_bootstrap,
+    sampled_ranks,
+)
 from adrec.metrics.time_series import (
     event_prf,
     point_adjust,
@@ -12,6 +19,11 @@ from adrec.metrics.time_series import (
 )
 
 __all__ = [
+    "cluster_bootstrap",
+    "full_ranks",
+    "hit_ndcg",
+    "paired_bootstrap",
+    "sampled_ranks",
     "detection_report",
     "event_prf",
     "point_adjust",
