@@ -1,5 +1,5 @@
 """`adrec bench recommend`: the anomaly-aware blend against fixed blends and learned gates on
-MovieLens (leave-last-out), with RecBole's SASRec side by side."""
+MovieLens (leave-last-out or a global time split), with RecBole's SASRec side by side."""
 
 from __future__ import annotations
 
@@ -26,10 +26,15 @@ def recommend(
     ] = "auto",
     features: Annotated[
         str, typer.Option(help="Behaviour features: all, activity, or auto (on validation).")
-    ] = "activity",
+    ] = "auto",
     sequence_input: Annotated[
         str, typer.Option(help="Sequence detectors read: summary, steps, or auto (validation).")
-    ] = "summary",
+    ] = "auto",
+    trainer: Annotated[
+        str,
+        typer.Option(help="Long-term SASRec: local (in-process) or ray (Ray Train, 2 workers)."),
+    ] = "local",
+    use_gpu: Annotated[bool, typer.Option(help="Ray Train workers on GPUs (with ray).")] = False,
     recbole: Annotated[bool, typer.Option(help="Run RecBole's SASRec side by side.")] = True,
     recbole_epochs: Annotated[
         int, typer.Option(min=1, help="RecBole epochs (each takes minutes on 2 cores).")
@@ -53,6 +58,8 @@ def recommend(
         features=features,
         sequence_input=sequence_input,
         split=split,
+        trainer=trainer,
+        use_gpu=use_gpu,
     )
     try:
         report = run_movielens(

@@ -1,5 +1,6 @@
-"""The core of `adrec bench recommend` on a tiny synthetic ratings log: the split, the
-metrics, no future leak into a user's features, and the report."""
+"""The core of `adrec bench recommend` on a tiny synthetic ratings log: blends, the choices
+made on validation, no future leak into a user's features, and the report. The split and the
+metrics have their own tests (test_splits.py, test_ranking_metrics.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ import pandas as pd
 import pytest
 
 from adrec.bench import recommend as bench
+from adrec.bench.recommend_blends import mixed, simplex_grid
+from adrec.bench.recommend_detector import detector_candidates, fit_behaviour_detector
+from adrec.bench.recommend_report import write_report
+from adrec.bench.recommend_sources import fit_long_term, source_probs, user_features
+from adrec.data.splits import leave_last_out
 from adrec.recommender.behaviour_features import BehaviourWindow, genre_shares
+from adrec.recommender.sources import ItemTransitions
 
 N_ITEMS, N_GENRES = 20, 4
 CFG = bench.BenchConfig(
@@ -40,47 +47,25 @@ def _flags() -> np.ndarray:
     return flags
 
 
-def test_leave_last_out_keeps_the_log_order_of_ties():
-    r = pd.DataFrame(
-        {
-            "user_id": [1, 1, 1, 1, 2, 2],
-            "item_id": [5, 3, 4, 9, 1, 2],
-            "timestamp": [1, 1, 2, 2, 5, 6],
-        }
-    )
-    split = bench.leave_last_out(r)
-    assert split.users.tolist() == [1] and split.n_dropped_users == 1
-    np.testing.assert_array_equal(split.train[0], [5, 3])
-    assert split.valid.targets[0] == 4 and split.test.targets[0] == 9
-    np.testing.assert_array_equal(split.test.histories[0], [5, 3, 4])
-    assert split.test.times[0] == 2
-    with pytest.raises(ValueError, match="timestamp"):
-        bench.leave_last_out(r.drop(columns="timestamp"))
-
-
-def test_full_ranks_exclude_seen_items_and_count_ties_against_the_target():
-    scores = np.array([[9.0, 0.5, 0.9, 0.5, 0.1], [0.0, 0.1, 0.2, 0.3, 0.4]])
-    ranks = bench.full_ranks(scores, np.array([1, 4]), [np.array([2]), np.array([], np.int64)])
-    assert ranks.tolist() == [1, 0]  # padding and seen item 2 excluded; the tie with 3 counts
-    hit, ndcg = bench.hit_ndcg(np.array([0, 1, 10]), k=10)
-    np.testing.assert_allclose(hit, [1, 1, 0])
-    np.testing.assert_allclose(ndcg, [1, 1 / np.log2(3), 0])
-
-
-def test_sampled_ranks_are_seeded_and_skip_seen_items():
-    scores = np.tile(np.arange(6.0), (2, 1))
-    seen = [np.array([5]), np.array([1, 2])]
-    a = bench.sampled_ranks(scores, np.array([1, 3]), seen, n_negatives=3, seed=0)
-    assert a.tolist() == bench.sampled_ranks(scores, np.array([1, 3]), seen, 3, 0).tolist()
-    # user 0: negatives from {2, 3, 4}, all above item 1 -> rank 3; user 1: {4, 5} above 3
-    assert a.tolist() == [3, 2]
-
-
-def test_paired_bootstrap_and_simplex_grid():
-    ci = bench.paired_bootstrap(np.ones(50), np.zeros(50), 100, 0)
-    assert ci["diff"] == 1 and ci["low"] == 1 and ci["high"] == 1
-    grid = bench.simplex_grid(3, 0.5)
+def test_simplex_grid_and_blend_shapes():
+    grid = simplex_grid(3, 0.5)
     assert len(grid) == 6 and np.allclose(grid.sum(1), 1)
+    probs = np.random.default_rng(0).random((3, 4, 6))
+    np.testing.assert_allclose(mixed(probs, grid[0]), np.tensordot(grid[0], probs, 1))
+    per_user = np.tile(grid[1], (4, 1))
+    np.testing.assert_allclose(mixed(probs, per_user), mixed(probs, grid[1]))
+
+
+def test_defaults_choose_detector_features_and_input_on_validation():
+    cfg = bench.BenchConfig()
+    assert (cfg.detector, cfg.features, cfg.sequence_input) == ("auto", "auto", "auto")
+    candidates = detector_candidates(cfg.detector, cfg.features, cfg.sequence_input)
+    assert {c[1] for c in candidates} == {True, False}  # both feature blocks
+    assert ("lstm_ae", False, True) in candidates and ("lstm_ae", False, False) in candidates
+    with pytest.raises(ValueError, match="features"):
+        detector_candidates("auto", "genres", "auto")
+    with pytest.raises(ValueError, match="trainer"):
+        bench.long_term_trainer(dataclasses.replace(cfg, trainer="spark"))
 
 
 def test_a_users_test_item_never_reaches_their_features():
@@ -90,16 +75,16 @@ def test_a_users_test_item_never_reaches_their_features():
     changed.loc[last, "item_id"] = changed.loc[last, "item_id"] % N_ITEMS + 1
     shares = genre_shares(flags)
     window = BehaviourWindow(CFG.window, CFG.min_profile)
-    model = bench.fit_long_term(bench.leave_last_out(ratings).train, N_ITEMS, CFG, 0)
+    model = fit_long_term(leave_last_out(ratings).train, N_ITEMS, CFG, 0)
     out = []
     for r in (ratings, changed):
-        split = bench.leave_last_out(r)
-        det, _ = bench.fit_behaviour_detector(split, shares, window, "lstm_ae", 0)
+        split = leave_last_out(r)
+        det, _ = fit_behaviour_detector(split, shares, window, "lstm_ae", 0)
         calibrated = det.calibrated_at(split.test, shares)
-        feats = bench.user_features(split.test, calibrated, flags, window)
+        feats = user_features(split.test, calibrated, flags, window)
         counts = np.bincount(np.concatenate(split.train), minlength=N_ITEMS + 1).astype(float)
-        transitions = bench.ItemTransitions().fit(split.train, N_ITEMS)
-        probs = bench.source_probs(
+        transitions = ItemTransitions().fit(split.train, N_ITEMS)
+        probs = source_probs(
             split.test, model, "transitions", transitions, r, shares, counts, CFG, 7.0
         )
         out.append((split.test.targets, calibrated, feats, probs))
@@ -116,7 +101,7 @@ def test_bench_writes_a_report(tmp_path, split):
     logs = []
     cfg = dataclasses.replace(CFG, split=split)
     report = bench.run_bench(_ratings(), _flags(), cfg, log=logs.append)
-    json_path, md_path = bench.write_report(report, tmp_path)
+    json_path, md_path = write_report(report, tmp_path)
     loaded = json.loads(json_path.read_text())
     res = loaded["seeds"]["0"]
     variants = {r["variant"] for r in res["table"]}
@@ -130,47 +115,10 @@ def test_bench_writes_a_report(tmp_path, split):
     assert sum(m["n"] for m in res["ndcg@10_by_month"]) == loaded["data"]["n_test_targets"]
     assert loaded["split"] == split
     assert res["detector"]["chosen"]["name"] == "lstm_ae"
+    # features="auto", sequence_input="auto": four candidates tried, the choice recorded
+    assert len(res["detector"]["trials"]) == 4 and loaded["trainer"] == "local"
+    assert res["detector"]["chosen"]["input"] in {"steps", "summary"}
     assert set(res["rule"]["calm"]) == set(bench.SOURCE_NAMES)
     assert "| anomaly-aware rule | shifting |" in md_path.read_text()
     assert {c["users"] for c in loaded["pooled_ci_ndcg@10"]} <= {"all", "shifting", "rest"}
     assert "_per_user" not in res and loaded["wall_seconds"] > 0 and logs
-
-
-def test_genre_flags_from_an_items_frame():
-    items = pd.DataFrame({"item_id": [1, 3], "genres": [("A", "B"), ()]})
-    flags = bench.genre_flags(items, ("A", "B", "C"))
-    np.testing.assert_array_equal(flags, [[0, 0, 0], [1, 1, 0], [0, 0, 0], [0, 0, 0]])
-
-
-def test_movielens_100k_layout_is_read_in_time_order(tmp_path):
-    (tmp_path / "u.data").write_text("2\t1\t3\t50\n1\t2\t4\t20\n1\t1\t5\t10\n1\t3\t2\t10\n")
-    (tmp_path / "u.genre").write_text("A|0\nB|1\n\n")
-    (tmp_path / "u.item").write_text("1|X|d||u|1|0\n2|Y|d||u|1|1\n3|Z|d||u|0|0\n")
-    ratings, items, genres = bench._read_ml100k(tmp_path)
-    assert genres == ("A", "B")
-    assert ratings["item_id"].tolist() == [1, 3, 2, 1]  # user 1 by time, the tie in file order
-    assert items["genres"].tolist() == [("A",), ("A", "B"), ()]
-    with pytest.raises(ValueError, match="u.data"):
-        bench._read_ml100k(tmp_path / "missing")
-
-
-def test_global_time_split_keeps_histories_before_each_cut():
-    # timestamps 0..9 for user 1, 5..14 for user 2; cuts at the 0.8 / 0.9 quantiles of all
-    r = pd.DataFrame(
-        {
-            "user_id": [1] * 10 + [2] * 10,
-            "item_id": list(range(1, 11)) + list(range(11, 21)),
-            "timestamp": list(range(10)) + list(range(5, 15)),
-        }
-    )
-    split = bench.global_time_split(r, valid_frac=0.1, test_frac=0.1)
-    t_valid, t_test = np.quantile(r["timestamp"], [0.8, 0.9])
-    assert split.name == "global_time"
-    for points, cut in ((split.valid, t_valid), (split.test, t_test)):
-        for h_t, t in zip(points.history_times, points.times, strict=True):
-            assert (h_t < cut).all() and t >= cut
-    for seq_t in split.train_times:
-        assert (seq_t < t_valid).all()
-    assert split.test.users.tolist() == [2]  # user 1 has nothing after the second cut
-    with pytest.raises(ValueError, match="sum to"):
-        bench.global_time_split(r, 0.5, 0.5)

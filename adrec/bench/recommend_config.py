@@ -1,0 +1,50 @@
+"""The settings of `adrec bench recommend`, and the per-split source bundle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from adrec.recommender.blend import ALL_SOURCES
+
+SOURCE_NAMES = ALL_SOURCES  # long_term, short_term, emerging, trending
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    max_len: int = 50
+    dim: int = 64
+    n_layers: int = 2
+    dropout: float = 0.2
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 1e-3
+    seeds: tuple[int, ...] = (0,)
+    window: int = 10
+    min_profile: int = 10
+    # Detector, feature block and input form are all chosen on validation targets.
+    detector: str = "auto"
+    features: str = "auto"
+    sequence_input: str = "auto"
+    gate_epochs: int = 300
+    trending_days: tuple[float, ...] = (3.0, 7.0, 14.0, 30.0)  # chosen on validation
+    short_term_last: int = 5
+    k: int = 10
+    n_negatives: int = 100
+    n_bootstrap: int = 2000
+    grid_step: float = 0.1
+    shift_level: float = 0.5
+    split: str = "leave_last_out"  # or "global_time"
+    trainer: str = "local"  # or "ray": the long-term SASRec through Ray Train
+    use_gpu: bool = False  # Ray Train workers on GPUs
+
+
+@dataclass
+class SplitSources:
+    """Source distributions [n_sources, n_users, n_items + 1], each user's calibrated anomaly
+    score at prediction time and the gate's inputs."""
+
+    probs: np.ndarray
+    calibrated: np.ndarray
+    gate_features: np.ndarray | None = None
