@@ -62,16 +62,22 @@ def to_array(state: dict[str, torch.Tensor], key: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Standardizer:
-    """Per-feature mean and standard deviation of the training rows; a constant feature keeps
-    scale 1 so it stays finite (and any later move along it stays visible)."""
+    """Per-feature centre and scale of the training rows; a constant feature keeps scale 1 so
+    it stays finite (and any later move along it stays visible)."""
 
     mean: np.ndarray
     scale: np.ndarray
 
     @classmethod
-    def fit(cls, X: np.ndarray) -> Standardizer:
-        std = X.std(axis=0)
-        return cls(X.mean(axis=0), np.where(std > 1e-12, std, 1.0))
+    def fit(cls, X: np.ndarray, robust: bool = False) -> Standardizer:
+        """Mean and standard deviation; with `robust`, the median and the normal-consistent
+        median absolute deviation, which a few gross errors cannot move."""
+        if robust:
+            center = np.median(X, axis=0)
+            spread = 1.4826 * np.median(np.abs(X - center), axis=0)
+        else:
+            center, spread = X.mean(axis=0), X.std(axis=0)
+        return cls(center, np.where(spread > 1e-12, spread, 1.0))
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         return (X - self.mean) / self.scale

@@ -30,7 +30,7 @@ class IsolationForestDetector(TabularDetector):
 
     @classmethod
     def get_test_params(cls) -> dict:
-        return {"n_estimators": 25, "max_samples": 32, "seed": 0}
+        return {"n_estimators": 25, "max_samples": 64, "seed": 0}
 
     def _learn(self, X: np.ndarray) -> None:
         forest = IsolationForest(

@@ -95,7 +95,9 @@ class RPCADetector(TabularDetector):
         max_rank = self.params["max_rank"]
         if max_rank is not None and (not isinstance(max_rank, int) or max_rank < 1):
             raise ValueError(f"max_rank must be None or an integer >= 1, got {max_rank!r}")
-        self.scaler_ = Standardizer.fit(X)
+        # Centred and scaled robustly: PCP fits no offset, and the gross errors it is meant
+        # to absorb would move a mean and standard deviation.
+        self.scaler_ = Standardizer.fit(X, robust=True)
         result = principal_component_pursuit(
             self.scaler_.transform(X),
             self.params["lam"],

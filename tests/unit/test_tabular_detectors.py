@@ -1,0 +1,250 @@
+"""Tabular detectors: what the shared contract suite does not check. Scores agree with the
+scikit-learn estimators they wrap, Hotelling's law thresholds, PCP recovery, NMF below the
+training minimum, and parameter errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn.ensemble import IsolationForest
+from sklearn.mixture import GaussianMixture
+from sklearn.neighbors import LocalOutlierFactor
+from sklearn.svm import OneClassSVM
+
+from adrec.base import DETECTORS, BaseDetector
+from adrec.detectors.tabular import (
+    GMMDetector,
+    HotellingT2Detector,
+    IsolationForestDetector,
+    KDEDetector,
+    KNNDetector,
+    LOFDetector,
+    MahalanobisTaguchiDetector,
+    NMFDetector,
+    OneClassSVMDetector,
+    PCADetector,
+    RPCADetector,
+    principal_component_pursuit,
+)
+
+TABULAR = (
+    "iforest",
+    "lof",
+    "ocsvm",
+    "knn",
+    "hotelling_t2",
+    "mahalanobis_taguchi",
+    "gmm",
+    "kde",
+    "pca",
+    "rpca",
+    "nmf",
+)
+
+
+def gaussian(n: int, p: int = 4, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    mix = rng.normal(size=(p, p)) / np.sqrt(p) + np.eye(p)
+    return (rng.normal(size=(n, p)) @ mix).astype(np.float32)
+
+
+X, Y = gaussian(150, seed=0), gaussian(40, seed=1) * 1.5
+
+
+def test_every_tabular_detector_is_registered_for_2d_input():
+    for name in TABULAR:
+        assert DETECTORS[name].input_ndim == 2
+
+
+def test_unknown_parameter_is_refused():
+    with pytest.raises(TypeError, match="n_neighbours"):
+        KNNDetector(n_neighbours=3)
+
+
+def test_iforest_scores_are_sklearns_from_the_saved_tree_arrays():
+    det = IsolationForestDetector(n_estimators=20, max_samples=64, seed=3).fit(X)
+    ref = IsolationForest(n_estimators=20, max_samples=64, random_state=3).fit(X)
+    # adrec: the paper's s minus 0.5; scikit-learn's score_samples is -s.
+    np.testing.assert_allclose(det.score_samples(Y), -ref.score_samples(Y) - 0.5, atol=1e-12)
+
+
+def test_ocsvm_decision_function_is_sklearns_on_standardised_rows():
+    for kernel in ("rbf", "poly", "sigmoid", "linear"):
+        det = OneClassSVMDetector(kernel=kernel, nu=0.2).fit(X)
+        Z = det.scaler_.transform(X.astype(np.float64))
+        ref = OneClassSVM(kernel=kernel, nu=0.2, gamma=det.gamma_).fit(Z)
+        Zy = det.scaler_.transform(Y.astype(np.float64))
+        np.testing.assert_allclose(det.decision_function(Zy), ref.decision_function(Zy), atol=1e-9)
+    with pytest.raises(ValueError, match="gamma"):
+        OneClassSVMDetector(gamma="wide").fit(X)
+    with pytest.raises(ValueError, match="nu"):
+        OneClassSVMDetector(nu=0.0).fit(X)
+
+
+@pytest.mark.parametrize("method", ["largest", "mean", "median"])
+def test_knn_summarises_distances_to_the_k_nearest_training_rows(method):
+    det = KNNDetector(n_neighbors=4, method=method, standardize=False).fit(X)
+    dist = np.sort(np.linalg.norm(Y[:, None, :] - X[None], axis=2), axis=1)[:, :4]
+    expected = {"largest": dist[:, -1], "mean": dist.mean(1), "median": np.median(dist, 1)}
+    np.testing.assert_allclose(det.score_samples(Y), expected[method], rtol=1e-5)
+
+
+def test_knn_and_lof_parameter_errors():
+    with pytest.raises(ValueError, match="method"):
+        KNNDetector(method="max").fit(X)
+    with pytest.raises(ValueError, match="n_neighbors"):
+        LOFDetector(n_neighbors=150).fit(X)
+    with pytest.raises(ValueError, match="n_neighbors"):
+        KNNDetector(n_neighbors=0).fit(X)
+
+
+def test_lof_is_sklearns_outlier_factor():
+    det = LOFDetector(n_neighbors=10, standardize=False).fit(X)
+    ref = LocalOutlierFactor(n_neighbors=10, novelty=True).fit(X.astype(np.float64))
+    np.testing.assert_allclose(det.score_samples(Y), -ref.score_samples(Y), rtol=1e-6)
+
+
+def test_hotelling_t2_is_the_mahalanobis_distance_to_the_training_mean():
+    det = HotellingT2Detector(covariance="empirical", ridge=0.0).fit(X)
+    X64 = X.astype(np.float64)
+    diff = Y - X64.mean(0)
+    expected = np.einsum("ij,jk,ik->i", diff, np.linalg.inv(np.cov(X64, rowvar=False)), diff)
+    np.testing.assert_allclose(det.score_samples(Y), expected, rtol=1e-8)
+
+
+@pytest.mark.parametrize("law", ["f", "chi2"])
+def test_hotelling_law_threshold_is_used_and_saved(law, tmp_path):
+    n, p = X.shape
+    det = HotellingT2Detector(threshold=law, quantile=0.95).fit(X, Y)
+    if law == "f":
+        expected = p * (n + 1) * (n - 1) / (n * (n - p)) * stats.f.ppf(0.95, p, n - p)
+    else:
+        expected = stats.chi2.ppf(0.95, p)
+    assert det.threshold_ == pytest.approx(expected)
+    assert det.threshold_ != pytest.approx(np.quantile(det.score_samples(Y), 0.95))
+    # The median anchor of the calibrated score still comes from the calibration rows.
+    assert det.calibrator_.median == pytest.approx(np.median(det.score_samples(Y)))
+    np.testing.assert_array_equal(det.predict(Y), det.score_samples(Y) >= expected)
+    loaded = BaseDetector.load(det.save(tmp_path / "t2"))
+    assert loaded.threshold_ == det.threshold_
+    np.testing.assert_array_equal(loaded.predict(Y), det.predict(Y))
+
+
+def test_hotelling_f_threshold_flags_alpha_of_new_gaussian_rows():
+    """The phase-II F law is exact for Gaussian rows: over many training sets, a fraction
+    alpha of new rows exceeds the limit (the form without n/(n+1) would give about 0.058)."""
+    rng = np.random.default_rng(0)
+    n, p, alpha = 20, 4, 0.05
+    flagged = []
+    for _ in range(300):
+        train, new = rng.normal(size=(n, p)), rng.normal(size=(200, p))
+        det = HotellingT2Detector(covariance="empirical", ridge=0.0, threshold="f")
+        det.quantile = 1 - alpha
+        flagged.append(det.fit(train).predict(new).mean())
+    assert abs(np.mean(flagged) - alpha) < 0.005
+
+
+def test_hotelling_parameter_errors():
+    with pytest.raises(ValueError, match="threshold"):
+        HotellingT2Detector(threshold="t").fit(X)
+    with pytest.raises(ValueError, match="covariance"):
+        HotellingT2Detector(covariance="mcd").fit(X)
+    with pytest.raises(ValueError, match="more rows than features"):
+        HotellingT2Detector(threshold="f").fit(X[:4])
+    with pytest.raises(ValueError, match="singular"):
+        HotellingT2Detector(covariance="empirical", ridge=0.0).fit(np.tile(X[:, :1], (1, 3)))
+
+
+def test_mahalanobis_taguchi_averages_one_on_its_unit_space():
+    det = MahalanobisTaguchiDetector(ridge=0.0).fit(X)
+    assert det.score_samples(X).mean() == pytest.approx(1.0, rel=1e-6)
+    # Scale-free: MD does not change when a feature is rescaled.
+    scaled = X * np.array([1, 100, 1, 0.01], dtype=np.float32)
+    again = MahalanobisTaguchiDetector(ridge=0.0).fit(scaled)
+    np.testing.assert_allclose(
+        again.score_samples(Y * np.array([1, 100, 1, 0.01])), det.score_samples(Y), rtol=1e-4
+    )
+
+
+def test_gmm_scores_are_sklearns_negative_log_likelihood(tmp_path):
+    for kind in ("full", "diag", "tied", "spherical"):
+        det = GMMDetector(n_components=2, covariance_type=kind, seed=1).fit(X)
+        ref = GaussianMixture(2, covariance_type=kind, random_state=1).fit(X.astype(np.float64))
+        np.testing.assert_allclose(det.score_samples(Y), -ref.score_samples(Y), rtol=1e-6)
+        loaded = BaseDetector.load(det.save(tmp_path / kind))
+        np.testing.assert_array_equal(loaded.score_samples(Y), det.score_samples(Y))
+    with pytest.raises(ValueError, match="covariance_type"):
+        GMMDetector(covariance_type="block").fit(X)
+
+
+def test_kde_bandwidth_rules_and_errors():
+    n, p = X.shape
+    assert KDEDetector(bandwidth="scott").fit(X).bandwidth_ == pytest.approx(n ** (-1 / (p + 4)))
+    silverman = (n * (p + 2) / 4) ** (-1 / (p + 4))
+    assert KDEDetector(bandwidth="silverman").fit(X).bandwidth_ == pytest.approx(silverman)
+    narrow, wide = KDEDetector(bandwidth=0.2).fit(X), KDEDetector(bandwidth=2.0).fit(X)
+    assert narrow.bandwidth_ == 0.2
+    assert np.ptp(narrow.score_samples(Y)) > np.ptp(wide.score_samples(Y))
+    with pytest.raises(ValueError, match="bandwidth"):
+        KDEDetector(bandwidth=-1.0).fit(X)
+
+
+def test_pca_scores_the_residual_off_the_kept_components():
+    det = PCADetector(n_components=0.999).fit(X)
+    assert len(det.components_) == X.shape[1] - 1  # all p would leave no residual
+    W = det.components_
+    normal = np.random.default_rng(0).normal(size=X.shape[1])
+    normal -= W.T @ (W @ normal)
+    normal /= np.linalg.norm(normal)  # a unit direction off the kept components
+
+    def raw(z: np.ndarray) -> np.ndarray:  # standardised, centred coordinates -> input row
+        return (det.scaler_.mean + det.scaler_.scale * (det.mean_ + z))[None]
+
+    assert det.score_samples(raw(2.0 * W[0] - W[1]))[0] == pytest.approx(0.0, abs=1e-9)
+    assert det.score_samples(raw(W[0] + 3.0 * normal))[0] == pytest.approx(9.0, rel=1e-5)
+    assert len(PCADetector(n_components=2).fit(X).components_) == 2
+    with pytest.raises(ValueError, match="n_components"):
+        PCADetector(n_components=0).fit(X)
+
+
+def test_pcp_recovers_a_planted_low_rank_plus_sparse_matrix():
+    rng = np.random.default_rng(0)
+    m, n, rank = 80, 60, 3
+    low = rng.normal(size=(m, rank)) @ rng.normal(size=(rank, n))
+    sparse = np.zeros((m, n))
+    support = rng.random((m, n)) < 0.05
+    sparse[support] = rng.choice([-10.0, 10.0], size=support.sum())
+    result = principal_component_pursuit(low + sparse)
+    assert result.converged
+    assert np.linalg.norm(result.low_rank - low) / np.linalg.norm(low) < 1e-3
+    np.testing.assert_array_equal(np.abs(result.sparse) > 1.0, support)
+    assert np.linalg.matrix_rank(result.low_rank, tol=1e-3 * np.linalg.norm(low, 2)) == rank
+
+
+def test_rpca_subspace_resists_gross_errors_that_pull_pca():
+    """Rows on a 2-D plane of R^6 plus gross errors in a few entries: the subspace PCP
+    learns stays the plane, so clean plane rows score near 0; PCA's tilts towards the
+    errors."""
+    rng = np.random.default_rng(1)
+    basis = np.linalg.qr(rng.normal(size=(6, 2)))[0].T
+    train = rng.normal(size=(300, 2)) @ basis * 3.0
+    train[rng.random(train.shape) < 0.03] += 25.0
+    clean = rng.normal(size=(50, 2)) @ basis * 3.0
+    rpca = RPCADetector(max_rank=2).fit(train)
+    pca = PCADetector(n_components=2).fit(train)
+    assert np.median(rpca.score_samples(clean)) < 0.1 * np.median(pca.score_samples(clean))
+    with pytest.raises(ValueError, match="max_rank"):
+        RPCADetector(max_rank=0).fit(train)
+
+
+def test_nmf_codes_are_non_negative_and_values_below_the_minimum_still_count():
+    det = NMFDetector(n_components=2).fit(X)
+    assert (det.codes(Y) >= 0).all()
+    row = X[:1].copy()
+    lowest = X[:, 0].min()
+    scores = []
+    for below in (0.0, 1.0, 3.0, 6.0):
+        row[0, 0] = lowest - below
+        scores.append(det.score_samples(row)[0])
+    assert np.all(np.diff(scores) > 0)  # further below the training minimum, higher score
