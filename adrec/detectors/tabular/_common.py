@@ -35,6 +35,9 @@ class TabularDetector(BaseDetector):
 
     def _fit(self, X: np.ndarray) -> None:
         self._learn(X.astype(np.float64))
+        # Score from exactly the arrays a saved model holds (contiguous copies): BLAS may
+        # round differently for another memory layout, and loaded scores must be identical.
+        self._restore(self._state())
         self.n_features_ = X.shape[1]
         self.fitted_ = True
 
