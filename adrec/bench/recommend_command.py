@@ -43,7 +43,8 @@ def recommend(
     quick: Annotated[bool, typer.Option(help="Smoke run: 2 epochs, seed 0, no RecBole.")] = False,
 ) -> None:
     """Run the comparison; print the Markdown report and write Markdown + JSON."""
-    from adrec.bench.recommend import BenchConfig, markdown, run_movielens, write_report
+    from adrec.bench.recommend import BenchConfig, run_movielens
+    from adrec.bench.recommend_report import markdown, write_report
 
     try:
         seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())

@@ -15,14 +15,20 @@ from adrec.recommender.sasrec import SASRec
 from adrec.recommender.sequences import training_examples
 
 
-def sequence_dataset(sequences: list[np.ndarray], max_len: int) -> ray.data.Dataset:
+def sequence_dataset(
+    sequences: list[np.ndarray], max_len: int, num_blocks: int = 2
+) -> ray.data.Dataset:
     """One row per max_len chunk of every sequence (chunks as training_examples cuts them)."""
     examples = [training_examples(s, max_len) for s in sequences if len(s) >= 2]
     if not examples:
         raise ValueError("no training sequence has at least 2 items")
-    inputs = np.concatenate([e["input"] for e in examples])
-    targets = np.concatenate([e["target"] for e in examples])
-    return ray.data.from_numpy({"input": inputs, "target": targets})
+    rows = [
+        {"input": i, "target": t}
+        for e in examples
+        for i, t in zip(e["input"], e["target"], strict=True)
+    ]
+    # A few blocks, not Ray's default of many: each block is a task per epoch.
+    return ray.data.from_items(rows, override_num_blocks=num_blocks)
 
 
 def fit_sasrec_on_ray(
@@ -61,7 +67,7 @@ def fit_sasrec_on_ray(
         "report_every": max(1, epochs),  # one controller round trip, after the last epoch
     }
     settings = TrainSettings(num_workers=num_workers, use_gpu=use_gpu)
-    dataset = sequence_dataset(sequences, max_len)
+    dataset = sequence_dataset(sequences, max_len, num_blocks=num_workers)
     if storage is not None:
         return train_sasrec(dataset, config, Path(storage), settings, name=f"sasrec_seed{seed}")
     with tempfile.TemporaryDirectory(prefix="adrec_sasrec_") as d:
