@@ -5,5 +5,6 @@ Importing this package registers every detector family in adrec.base.DETECTORS."
 from adrec.base import DETECTORS, BaseDetector
 from adrec.detectors import neural, tabular  # noqa: F401  (register their detectors)
 from adrec.detectors.lstm_ae import LSTMAEDetector
+from adrec.detectors.window_detector import WindowFeatureDetector
 
-__all__ = ["DETECTORS", "BaseDetector", "LSTMAEDetector"]
+__all__ = ["DETECTORS", "BaseDetector", "LSTMAEDetector", "WindowFeatureDetector"]

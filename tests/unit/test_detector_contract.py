@@ -184,7 +184,8 @@ def test_shifted_data_scores_higher(fitted):
     shifted[..., :2] += 4.0  # a large, sustained move of two features
     normal_scores = det.score_samples(x_calib)
     shifted_scores = det.score_samples(shifted)
-    assert shifted_scores.mean() > 2 * normal_scores.mean()
+    # Scale-free: scores need not be positive (iforest's are centred on 0).
+    assert (shifted_scores - normal_scores).mean() > 2 * normal_scores.std()
     assert (shifted_scores > normal_scores).mean() > 0.9
     assert det.predict(shifted).mean() > 0.5
 

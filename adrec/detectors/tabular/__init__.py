@@ -9,10 +9,6 @@ from adrec.detectors.tabular.ocsvm import OneClassSVMDetector
 from adrec.detectors.tabular.rpca import RPCADetector, principal_component_pursuit
 from adrec.detectors.tabular.subspace import NMFDetector, PCADetector
 
-# Any of the detectors above over windows [n, time, features]; registered from here because
-# it is the tabular detectors' window adapter.
-from adrec.detectors.window_detector import WindowFeatureDetector  # noqa: E402
-
 __all__ = [
     "GMMDetector",
     "HotellingT2Detector",
@@ -25,6 +21,5 @@ __all__ = [
     "OneClassSVMDetector",
     "PCADetector",
     "RPCADetector",
-    "WindowFeatureDetector",
     "principal_component_pursuit",
 ]
