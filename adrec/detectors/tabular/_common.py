@@ -73,11 +73,12 @@ class Standardizer:
 
     @classmethod
     def fit(cls, X: np.ndarray, robust: bool = False) -> Standardizer:
-        """Mean and standard deviation; with `robust`, the median and the normal-consistent
-        median absolute deviation, which a few gross errors cannot move."""
+        """Mean and standard deviation; with `robust`, the median (which a few gross errors
+        cannot move) and the root mean square around it. Not the MAD: on sparse features
+        (mostly zeros) it collapses and inflates them up to 100x."""
         if robust:
             center = np.median(X, axis=0)
-            spread = 1.4826 * np.median(np.abs(X - center), axis=0)
+            spread = np.sqrt(np.mean(np.square(X - center), axis=0))
         else:
             center, spread = X.mean(axis=0), X.std(axis=0)
         return cls(center, np.where(spread > 1e-12, spread, 1.0))
