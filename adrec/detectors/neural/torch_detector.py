@@ -1,0 +1,104 @@
+"""What every gradient-trained detector shares: a pure nn.Module that owns its input
+normalisation (buffers, saved with the weights) and a thin contract wrapper that fits it in
+process or adopts one trained elsewhere (Ray Train: adrec.distributed.train_detector).
+
+A module's `forward(x)` returns the per-row training loss, so that one loss function,
+`mean_row_loss`, trains every detector, also through DistributedDataParallel (which syncs
+gradients only through `forward`); `score(x)` returns the per-row anomaly score."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from adrec.base import BaseDetector
+from adrec.training import minibatches, train_one_epoch
+
+
+class NormalizedModule(nn.Module):
+    """Standardises its inputs over the last axis with statistics of the training data."""
+
+    def __init__(self, n_features: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_features))
+        self.register_buffer("std", torch.ones(n_features))
+
+    def prepare(self, x: torch.Tensor) -> None:
+        """Set what depends on the training data before training (here the normalisation;
+        Deep SVDD adds its centre)."""
+        flat = x.reshape(-1, x.shape[-1])
+        self.mean.copy_(flat.mean(0))
+        self.std.copy_(flat.std(0).nan_to_num(1.0).clamp_min(1e-3))
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+    @abstractmethod
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-row anomaly score, deterministic (eval mode, no sampling)."""
+
+
+def mean_row_loss(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return model(x).mean()
+
+
+class TorchDetector(BaseDetector):
+    """Seeded minibatch Adam over `build_module(n_features)`; the module's state dict is the
+    detector's state."""
+
+    defaults: ClassVar[dict[str, Any]] = {}
+    training_defaults: ClassVar[dict[str, Any]] = {
+        "epochs": 30,
+        "lr": 1e-3,
+        "batch_size": 128,
+        "seed": 0,
+    }
+
+    def __init__(self, quantile: float = 0.99, **params: Any) -> None:
+        super().__init__(quantile, **{**self.training_defaults, **self.defaults, **params})
+
+    @abstractmethod
+    def build_module(self, n_features: int) -> NormalizedModule: ...
+
+    def prepared_module(self, X: np.ndarray) -> NormalizedModule:
+        """A new module, seeded and prepared on X: the same on the driver of a Ray Train run
+        and in process."""
+        torch.manual_seed(self.params["seed"])
+        module = self.build_module(X.shape[-1])
+        module.prepare(torch.from_numpy(np.asarray(X, np.float32)))
+        return module
+
+    def _fit(self, X: np.ndarray) -> None:
+        module = self.prepared_module(X)
+        gen = torch.Generator().manual_seed(self.params["seed"])
+        x = torch.from_numpy(X)
+        opt = torch.optim.Adam(module.parameters(), lr=self.params["lr"])
+        for _ in range(self.params["epochs"]):
+            batches = minibatches(x, self.params["batch_size"], gen)
+            train_one_epoch(module, batches, mean_row_loss, opt)
+        self.use_module(module)
+
+    def use_module(self, module: NormalizedModule) -> TorchDetector:
+        """Adopt a trained module (e.g. from Ray Train); calibrate() comes next."""
+        self.module_ = module.eval()
+        self.n_features_ = int(module.mean.shape[0])
+        self.fitted_ = True
+        return self
+
+    @torch.no_grad()
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(X)
+        scores = [self.module_.score(b) for b in x.split(4096)]
+        return torch.cat(scores).double().numpy()
+
+    def _state(self) -> dict[str, torch.Tensor]:
+        return self.module_.state_dict()
+
+    def _set_state(self, state: dict[str, torch.Tensor]) -> None:
+        module = self.build_module(state["mean"].shape[0])
+        module.load_state_dict(state)
+        self.use_module(module)
