@@ -122,3 +122,41 @@ def test_bench_writes_a_report(tmp_path, split):
     assert "| anomaly-aware rule | shifting |" in md_path.read_text()
     assert {c["users"] for c in loaded["pooled_ci_ndcg@10"]} <= {"all", "shifting", "rest"}
     assert "_per_user" not in res and loaded["wall_seconds"] > 0 and logs
+
+
+def test_command_reads_a_movielens_folder_and_writes_both_reports(tmp_path, monkeypatch):
+    from adrec.bench.recommend_command import recommend
+
+    data = tmp_path / "ml"
+    data.mkdir()
+    r = _ratings()
+    data.joinpath("u.data").write_text(r.astype(int).to_csv(sep="\t", header=False, index=False))
+    data.joinpath("u.genre").write_text("".join(f"G{g}|{g}\n" for g in range(N_GENRES)))
+    data.joinpath("u.item").write_text(
+        "".join(
+            f"{i}|item {i}|d||u|" + "|".join(str(int(f)) for f in row) + "\n"
+            for i, row in enumerate(_flags()[1:], start=1)
+        )
+    )
+    seen = {}
+    real = bench.run_bench
+
+    def small_bench(ratings, flags, cfg, log):  # the command's choices on a tiny model
+        seen["cfg"] = cfg
+        keep = {f: getattr(cfg, f) for f in ("detector", "features", "sequence_input", "trainer")}
+        return real(ratings, flags, dataclasses.replace(CFG, **keep), log)
+
+    monkeypatch.setattr(bench, "run_bench", small_bench)
+    out = tmp_path / "out"
+    recommend(
+        data=data, out_dir=out, seeds="0", split="leave_last_out", epochs=1, detector="pca",
+        features="activity", sequence_input="summary", trainer="local", use_gpu=False,
+        recbole=False, recbole_epochs=1, threads=1, quick=True,
+    )  # fmt: skip
+    cfg = seen["cfg"]
+    assert (cfg.detector, cfg.features, cfg.epochs) == ("pca", "activity", 2)
+    report = json.loads((out / "recommend.json").read_text())
+    assert report["data"]["loader"] == "ml-100k" and report["data"]["n_ratings"] == len(r)
+    assert report["data"]["malformed_lines"] == {"u.data": 0, "u.item": 0}
+    assert report["seeds"]["0"]["detector"]["chosen"]["name"] == "pca"
+    assert (out / "recommend.md").read_text().startswith("# adrec bench recommend")
