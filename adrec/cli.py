@@ -135,6 +135,83 @@ def train(
     typer.echo(json.dumps(metrics["detector"], indent=2, default=str))
 
 
+@app.command("train-detector")
+def train_detector(
+    data: Annotated[
+        Path,
+        typer.Option(
+            help="Normal rows: a .npy array [n, features] or [n, time, features], or Parquet "
+            "with a column of fixed-length vectors (--column)."
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="Directory to save the fitted, calibrated detector.")],
+    detector: Annotated[
+        str, typer.Option(help="A neural detector: ae, vae, deep_svdd, ...")
+    ] = "vae",
+    params: Annotated[
+        str, typer.Option(help='Detector parameters as JSON, e.g. {"latent": 4}.')
+    ] = "{}",
+    column: Annotated[str, typer.Option(help="Parquet column holding the rows.")] = "x",
+    epochs: Annotated[
+        int | None, typer.Option(min=1, help="Epochs (default: the detector's).")
+    ] = None,
+    calib_fraction: Annotated[
+        float,
+        typer.Option(min=0.01, max=0.9, help="Held-out share of rows that sets the threshold."),
+    ] = 0.2,
+    quantile: Annotated[
+        float, typer.Option(min=0.5, max=0.9999, help="Threshold quantile.")
+    ] = 0.99,
+    workers: Workers = 2,
+    use_gpu: UseGpu = False,
+    storage: Annotated[
+        Path | None,
+        typer.Option(help="Ray Train storage (default: <out>.ray); re-running resumes."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the calibration split and of training.")] = 0,
+    address: Address = None,
+) -> None:
+    """Train any neural detector with Ray Train (DDP over Ray Data shards), calibrate it on
+    held-out normal rows and save it (weights + threshold + calibration)."""
+    import adrec.detectors  # noqa: F401  (registers the detectors; no Ray)
+    from adrec.base import DETECTORS
+    from adrec.detectors.neural import TorchDetector
+
+    neural = sorted(n for n, c in DETECTORS.items() if issubclass(c, TorchDetector))
+    if detector not in neural:
+        raise typer.BadParameter(f"{detector!r} is not one of {neural}", param_hint="--detector")
+    if not data.exists():
+        raise typer.BadParameter(f"{data} does not exist", param_hint="--data")
+    try:
+        extra = json.loads(params)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"not JSON: {exc}", param_hint="--params") from None
+    if not isinstance(extra, dict):
+        raise typer.BadParameter("must be a JSON object", param_hint="--params")
+    extra = {**extra, "seed": seed, **({"epochs": epochs} if epochs else {})}
+
+    from adrec.distributed.cluster import connect
+    from adrec.distributed.train import TrainSettings
+    from adrec.distributed.train_detector import load_rows
+    from adrec.distributed.train_detector import train_detector as train_neural
+
+    connect(address)
+    rows, calib, info = load_rows(data, column, calib_fraction, seed)
+    typer.echo(f"rows: {json.dumps(info)}")
+    det, metrics = train_neural(
+        detector,
+        rows,
+        calib,
+        storage or out.with_name(out.name + ".ray"),
+        TrainSettings(num_workers=workers, use_gpu=use_gpu),
+        params=extra,
+        quantile=quantile,
+    )
+    det.save(out)
+    summary = {"detector": detector, "out": str(out), "threshold": det.threshold_, **metrics}
+    typer.echo(json.dumps(summary, default=str))
+
+
 @app.command()
 def serve(
     run_dir: Annotated[Path, typer.Option(help="A trained run directory.")],

@@ -24,12 +24,13 @@ RAY_MODULES = (
     "adrec.distributed.train",
     "adrec.distributed.simulate",
     "adrec.distributed.pipeline",
+    "adrec.distributed.train_detector",
     "serve_apps",
     "serve_apps.recommend_app",
     "jobs",
     "jobs.demo",
 )
-COMMANDS = ("demo", "simulate", "train", "serve", "bench")
+COMMANDS = ("demo", "simulate", "train", "serve", "bench", "train-detector")
 
 runner = CliRunner()
 
@@ -60,6 +61,8 @@ def stub_ray(monkeypatch):
     workflow.TrainOptions = record("TrainOptions")
     modules["adrec.distributed.train"].TrainSettings = record("TrainSettings")
     modules["adrec.distributed.simulate"].simulate_to_parquet = record("simulate_to_parquet")
+    modules["adrec.distributed.train_detector"].load_rows = record("load_rows")
+    modules["adrec.distributed.train_detector"].train_detector = record("train_detector")
     modules["serve_apps.recommend_app"].deploy = record("deploy")
     modules["serve_apps.recommend_app"].undeploy = record("undeploy")
     for name, module in modules.items():
@@ -93,6 +96,7 @@ def test_app_help(no_ray):
         ("simulate", ["--out", "--users", "--days", "--items", "--event-fraction", "--shards"]),
         ("train", ["--logs", "--run-dir", "--workers", "--epochs"]),
         ("serve", ["--run-dir", "--port", "--host"]),
+        ("train-detector", ["--data", "--out", "--detector", "--params", "--use-gpu"]),
     ],
 )
 def test_command_help(no_ray, command, options):
@@ -164,3 +168,27 @@ def test_demo_minimum_days_leave_room_for_fit_and_calibration_windows():
     split = DaySplit.from_fractions(min_days, 0.5, 0.68)
     assert split.fit_end >= 7
     assert split.calib_end - split.fit_end >= 7, (min_days, split)
+
+
+@pytest.mark.parametrize(
+    "args, option, message",
+    [
+        (["--detector", "iforest"], "--detector", "not one of"),
+        (["--data", "{missing}"], "--data", "does not exist"),
+        (["--params", "{{bad"], "--params", "not JSON"),
+        (["--params", "[1]"], "--params", "JSON object"),
+    ],
+)
+def test_train_detector_checks_arguments_before_connecting(
+    stub_ray, tmp_path, args, option, message
+):
+    rows = tmp_path / "rows.npy"
+    rows.write_bytes(b"")
+    base = {"--data": str(rows), "--out": str(tmp_path / "det"), "--detector": "vae"}
+    given = dict(zip(args[::2], args[1::2], strict=True))
+    merged = {**base, **{k: v.format(missing=tmp_path / "missing") for k, v in given.items()}}
+    result, elapsed = _invoke(["train-detector", *[x for kv in merged.items() for x in kv]])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert option in result.output and message in result.output
+    assert stub_ray == []
+    assert elapsed < 3

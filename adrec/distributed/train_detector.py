@@ -1,0 +1,123 @@
+"""Ray Train for any neural detector (ae, vae, deep_svdd, flow, lstm_vae, ...): one loop,
+the same for 1 or N workers and for CPU or GPU.
+
+The driver builds the detector's module and prepares it on a sample of the training rows
+(normalisation statistics, Deep SVDD's centre), so every worker starts from the same state;
+Ray Data shards the rows across workers; DDP syncs the gradients of `forward`, which returns
+each row's training loss. The trained module goes back into the detector class, which is then
+calibrated on held-out normal rows on the driver."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import ray.data
+import ray.train
+import ray.train.torch
+import torch
+
+from adrec.base import DETECTORS
+from adrec.detectors.neural.torch_detector import TorchDetector, mean_row_loss
+from adrec.distributed.train import TrainSettings, _fit, _load_model, _train_epochs
+
+
+def detector_loop(config: dict) -> None:
+    torch.set_num_threads(config["torch_threads"])
+    torch.manual_seed(config["params"]["seed"])
+    det = DETECTORS[config["detector"]](**config["params"])
+    model = det.build_module(config["n_features"])
+    model.load_state_dict(config["initial_state"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=config["params"]["lr"])
+    shard = ray.train.get_dataset_shard("train")
+    device = ray.train.torch.get_device()
+    batch_size = config["params"]["batch_size"]
+
+    def batches():
+        for b in shard.iter_torch_batches(
+            batch_size=batch_size, device=device, local_shuffle_buffer_size=4 * batch_size
+        ):
+            yield b["x"].float()
+
+    _train_epochs(model, optimizer, batches, mean_row_loss, config)
+
+
+def neural_detector(name: str, params: dict | None = None) -> TorchDetector:
+    cls = DETECTORS.get(name)
+    if cls is None or not issubclass(cls, TorchDetector):
+        neural = sorted(n for n, c in DETECTORS.items() if issubclass(c, TorchDetector))
+        raise ValueError(f"detector {name!r} is not a neural detector; choose from {neural}")
+    return cls(**(params or {}))
+
+
+def train_detector(
+    name: str,
+    rows: ray.data.Dataset,
+    calibration: np.ndarray,
+    storage: Path,
+    settings: TrainSettings,
+    params: dict | None = None,
+    quantile: float = 0.99,
+    sample_rows: int = 20_000,
+    run_name: str | None = None,
+    report_every: int = 5,
+) -> tuple[TorchDetector, dict]:
+    """Train detector `name` on `rows` (column "x": one row or window per record) through
+    Ray Train, then calibrate it on `calibration`; returns the fitted detector and the last
+    reported metrics (epoch, loss). Re-running with the same storage and run name resumes."""
+    det = neural_detector(name, params)
+    det.quantile = quantile
+    sample = np.stack(rows.take_batch(sample_rows, batch_format="numpy")["x"]).astype(np.float32)
+    if sample.ndim != det.input_ndim:
+        raise ValueError(
+            f"{name} expects rows with {det.input_ndim - 1} axes, got shape {sample.shape[1:]}"
+        )
+    module = det.prepared_module(sample)
+    config = {
+        "detector": name,
+        "params": det.params,
+        "n_features": int(sample.shape[-1]),
+        "initial_state": module.state_dict(),
+        "epochs": det.params["epochs"],
+        "report_every": report_every,
+    }
+    result = _fit(
+        detector_loop,
+        config,
+        {"train": rows.select_columns(["x"])},
+        run_name or f"detector-{name}",
+        storage,
+        settings,
+    )
+    trained = _load_model(result, det.build_module(config["n_features"]))
+    det.use_module(trained).calibrate(calibration)
+    return det, dict(result.metrics or {})
+
+
+def load_rows(
+    path: Path, column: str = "x", calib_fraction: float = 0.2, seed: int = 0
+) -> tuple[ray.data.Dataset, np.ndarray, dict]:
+    """Normal training rows from a .npy array ([n, features] or [n, time, features]) or from
+    Parquet (a column of fixed-length vectors), as a Ray Dataset with column "x", and a
+    seeded held-out share for calibration. Rows with NaN or infinite values are dropped and
+    counted (in the returned info), never passed on."""
+    if path.suffix == ".npy":
+        arr = np.load(path, allow_pickle=False).astype(np.float32)
+        if arr.ndim not in (2, 3) or len(arr) < 2:
+            raise ValueError(
+                f"{path}: expected [n, features] or [n, time, features], got {arr.shape}"
+            )
+    else:
+        frame = ray.data.read_parquet(str(path), columns=[column], num_cpus=0.25).to_pandas()
+        arr = np.stack(frame[column].to_numpy()).astype(np.float32)
+    finite = np.isfinite(arr.reshape(len(arr), -1)).all(axis=1)
+    arr = arr[finite]
+    order = np.random.default_rng(seed).permutation(len(arr))
+    n_calib = max(1, int(round(calib_fraction * len(arr))))
+    if len(arr) - n_calib < 2:
+        raise ValueError(f"{path}: too few finite rows ({len(arr)}) to train and calibrate")
+    calib, train = arr[order[:n_calib]], arr[order[n_calib:]]
+    rows = ray.data.from_numpy(train).rename_columns({"data": "x"})
+    info = {"rows": int(len(finite)), "rejected_non_finite": int((~finite).sum()),
+            "train_rows": int(len(train)), "calibration_rows": int(n_calib)}  # fmt: skip
+    return rows, calib, info
