@@ -59,7 +59,8 @@ def run_recbole_sasrec(
     threads: int = 2,
 ) -> dict:
     """Train and evaluate RecBole's SASRec (at most `epochs`, early stopping on validation
-    NDCG@10) on the ratings' leave-last-out split; returns its JSON result."""
+    NDCG@10) on the ratings' leave-last-out split; returns its JSON result. RecBole runs in
+    `out_dir`, where it also leaves its logs and checkpoints."""
     out_dir = Path(out_dir)
     data_path = out_dir / "data"
     write_atomic_inter(ratings, data_path / DATASET / f"{DATASET}.inter")
@@ -73,7 +74,7 @@ def run_recbole_sasrec(
     tail: collections.deque[str] = collections.deque(maxlen=30)
     try:
         proc = subprocess.Popen(
-            cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            cmd, cwd=out_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
     except OSError as exc:
         return _unavailable(f"could not start {cmd[0]!r}: {exc}")
