@@ -110,6 +110,10 @@ class PyODDetector:
         self.quantile = quantile
 
     def fit(self, X: np.ndarray, X_calib: np.ndarray | None = None) -> PyODDetector:
+        # PyOD's deep models drop the last incomplete batch: with fewer rows than one batch
+        # (small MVTec categories) they would train on nothing and fail.
+        if getattr(self.model, "batch_size", 0) > len(X):
+            self.model.batch_size = len(X)
         self.model.fit(np.asarray(X, dtype=np.float32))
         calib = self.score_samples(X if X_calib is None else X_calib)
         self.threshold_ = float(np.quantile(calib, self.quantile))
