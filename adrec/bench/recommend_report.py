@@ -113,13 +113,53 @@ def markdown(report: dict) -> str:
             f"{q['full_ndcg@10_seen_excluded']:.4f} | {q['full_hr@10_seen_kept']:.4f} | "
             f"{q['full_ndcg@10_seen_kept']:.4f} |"
         )
+    lines += _over_time(report)
     if "recbole" in report:
-        lines += [
-            "",
-            "## SASRec: adrec vs RecBole",
-            "",
-            "```",
-            json.dumps(report["recbole"], indent=2),
-            "```",
-        ]
+        lines += _recbole(report)
     return "\n".join(lines) + "\n"
+
+
+def _over_time(report: dict) -> list[str]:
+    """Test NDCG@10 per calendar month of the target, mean over seeds (the dashboard's
+    accuracy-over-time series)."""
+    rows = [r for res in report["seeds"].values() for r in res.get("ndcg@10_by_month", [])]
+    if not rows:
+        return []
+    variants = [k for k in rows[0] if k not in ("month", "n")]
+    by_month = pd.DataFrame(rows).groupby("month")
+    table = by_month[variants].mean().join(by_month["n"].first())
+    lines = [
+        "",
+        "## Test NDCG@10 over time (month of the target, mean over seeds)",
+        "",
+        "| month | targets | " + " | ".join(variants) + " |",
+        "|---|---|" + "---|" * len(variants),
+    ]
+    for month, r in table.iterrows():
+        cells = " | ".join(f"{r[v]:.4f}" for v in variants)
+        lines.append(f"| {month} | {int(r['n'])} | {cells} |")
+    return lines
+
+
+def _recbole(report: dict) -> list[str]:
+    rb = report["recbole"]
+    lines = ["", "## SASRec: adrec vs RecBole (same leave-last-out split, seen items kept)", ""]
+    if rb.get("status") != "ok":
+        return [*lines, f"RecBole {rb.get('status')}: {rb.get('why', '')}"]
+    ours = [res["sasrec"]["full_ndcg@10_seen_kept"] for res in report["seeds"].values()]
+    ours_hr = [res["sasrec"]["full_hr@10_seen_kept"] for res in report["seeds"].values()]
+    ours_s = [res["train_seconds"] for res in report["seeds"].values()]
+    mean = sum(ours) / len(ours)
+    lines += [
+        "| model | NDCG@10 | HR@10 | train s | epochs |",
+        "|---|---|---|---|---|",
+        f"| adrec SASRec (mean of {len(ours)} seeds) | {mean:.4f} | "
+        f"{sum(ours_hr) / len(ours_hr):.4f} | {sum(ours_s) / len(ours_s):.1f} | "
+        f"{report['config']['epochs']} |",
+        f"| RecBole 1.2.1 SASRec | {rb['ndcg@10']:.4f} | {rb['hit@10']:.4f} | "
+        f"{rb['train_seconds']} | {rb['epochs']} (early stopping on validation) |",
+        "",
+        f"adrec / RecBole NDCG@10: {mean / rb['ndcg@10']:.3f}. RecBole: {rb.get('protocol', '')};"
+        f" command: `{rb.get('command', '')}`",
+    ]
+    return lines
