@@ -18,7 +18,7 @@ import ray.train.torch
 import torch
 
 from adrec.base import DETECTORS
-from adrec.detectors.neural.torch_detector import TorchDetector, mean_row_loss
+from adrec.detectors.neural.torch_detector import TorchDetector
 from adrec.distributed.train import TrainSettings, _fit, _load_model, _train_epochs
 
 
@@ -39,7 +39,7 @@ def detector_loop(config: dict) -> None:
         ):
             yield b["x"].float()
 
-    _train_epochs(model, optimizer, batches, mean_row_loss, config)
+    _train_epochs(model, optimizer, batches, det.loss, config)
 
 
 def neural_detector(name: str, params: dict | None = None) -> TorchDetector:

@@ -8,24 +8,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from adrec.detectors.neural.torch_detector import NormalizedModule
 
-class LSTMAutoencoder(nn.Module):
+
+class LSTMAutoencoder(NormalizedModule):
     def __init__(self, n_features: int, hidden: int = 32, latent: int = 8, num_layers: int = 1):
-        super().__init__()
+        super().__init__(n_features)
         self.encoder = nn.LSTM(n_features, hidden, num_layers=num_layers, batch_first=True)
         self.to_latent = nn.Linear(hidden, latent)
         self.decoder = nn.LSTM(latent, hidden, num_layers=num_layers, batch_first=True)
         self.to_output = nn.Linear(hidden, n_features)
-        self.register_buffer("mean", torch.zeros(n_features))
-        self.register_buffer("std", torch.ones(n_features))
-
-    def set_normalization(self, windows: torch.Tensor) -> None:
-        flat = windows.reshape(-1, windows.shape[-1])
-        self.mean.copy_(flat.mean(0))
-        self.std.copy_(flat.std(0).clamp_min(1e-3))
-
-    def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / self.std
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruct normalised windows [B, T, F] from a latent code per window."""
@@ -34,7 +26,7 @@ class LSTMAutoencoder(nn.Module):
         decoded, _ = self.decoder(z.unsqueeze(1).expand(-1, x.shape[1], -1))
         return self.to_output(decoded)
 
-    def window_errors(self, x: torch.Tensor) -> torch.Tensor:
+    def score(self, x: torch.Tensor) -> torch.Tensor:
         """Mean squared reconstruction error of each window, in normalised units: [B]."""
         return (self(x) - self.normalize(x)).pow(2).mean(dim=(1, 2))
 

@@ -2,13 +2,15 @@
 normalisation (buffers, saved with the weights) and a thin contract wrapper that fits it in
 process or adopts one trained elsewhere (Ray Train: adrec.distributed.train_detector).
 
-A module's `forward(x)` returns the per-row training loss, so that one loss function,
-`mean_row_loss`, trains every detector, also through DistributedDataParallel (which syncs
-gradients only through `forward`); `score(x)` returns the per-row anomaly score."""
+A detector's `loss(module, batch)` is its training objective; it must go through the
+module's `forward`, the only call DistributedDataParallel syncs gradients for. The default,
+`mean_row_loss`, suits modules whose `forward(x)` returns each row's training loss.
+`module.score(x)` returns the per-row anomaly score."""
 
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -37,9 +39,9 @@ class NormalizedModule(nn.Module):
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
 
-    @abstractmethod
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """Per-row anomaly score, deterministic (eval mode, no sampling)."""
+        raise NotImplementedError
 
 
 def mean_row_loss(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -57,6 +59,7 @@ class TorchDetector(BaseDetector):
         "batch_size": 128,
         "seed": 0,
     }
+    loss: ClassVar[Callable[[nn.Module, torch.Tensor], torch.Tensor]] = staticmethod(mean_row_loss)
 
     def __init__(self, quantile: float = 0.99, **params: Any) -> None:
         super().__init__(quantile, **{**self.training_defaults, **self.defaults, **params})
@@ -79,7 +82,7 @@ class TorchDetector(BaseDetector):
         opt = torch.optim.Adam(module.parameters(), lr=self.params["lr"])
         for _ in range(self.params["epochs"]):
             batches = minibatches(x, self.params["batch_size"], gen)
-            train_one_epoch(module, batches, mean_row_loss, opt)
+            train_one_epoch(module, batches, self.loss, opt)
         self.use_module(module)
 
     def use_module(self, module: NormalizedModule) -> TorchDetector:
