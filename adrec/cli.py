@@ -206,6 +206,7 @@ def train_detector(
         TrainSettings(num_workers=workers, use_gpu=use_gpu),
         params=extra,
         quantile=quantile,
+        log=lambda metrics: typer.echo(f"report: {json.dumps(metrics, default=str)}"),
     )
     det.save(out)
     summary = {"detector": detector, "out": str(out), "threshold": det.threshold_, **metrics}

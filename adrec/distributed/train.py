@@ -32,7 +32,13 @@ class TrainSettings:
 
 
 def _fit(
-    loop, config: dict, datasets: dict, name: str, storage: Path, settings: TrainSettings
+    loop,
+    config: dict,
+    datasets: dict,
+    name: str,
+    storage: Path,
+    settings: TrainSettings,
+    callbacks: list | None = None,
 ) -> ray.train.Result:
     trainer = TorchTrainer(
         loop,
@@ -47,6 +53,7 @@ def _fit(
             storage_path=str(storage.resolve()),
             failure_config=FailureConfig(max_failures=settings.max_failures),
             checkpoint_config=CheckpointConfig(num_to_keep=1),
+            callbacks=callbacks,
         ),
         datasets=datasets,
     )

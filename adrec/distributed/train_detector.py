@@ -9,13 +9,18 @@ calibrated on held-out normal rows on the driver."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from queue import Empty
 
 import numpy as np
+import ray
 import ray.data
 import ray.train
 import ray.train.torch
 import torch
+from ray.util.queue import Queue
 
 from adrec.base import DETECTORS
 from adrec.detectors.neural.torch_detector import TorchDetector
@@ -42,6 +47,39 @@ def detector_loop(config: dict) -> None:
     _train_epochs(model, optimizer, batches, det.loss, config)
 
 
+class _ForwardReports(ray.train.UserCallback):
+    """Runs in the Train controller, whose output does not reach a quiet driver: hands rank
+    0's metrics of every report to the driver through a queue."""
+
+    def __init__(self, queue: Queue):
+        self.queue = queue
+
+    def after_report(self, run_context, metrics: list[dict], checkpoint) -> None:
+        self.queue.put(metrics[0])
+
+
+def _fit_with_progress(loop, config, datasets, name, storage, settings, log) -> ray.train.Result:
+    """`_fit`, calling `log(metrics)` on the driver after every report."""
+    queue = Queue(actor_options={"num_cpus": 0})
+    finished = threading.Event()
+
+    def forward() -> None:
+        while not (finished.is_set() and queue.empty()):
+            try:
+                log(queue.get(timeout=0.2))
+            except Empty:
+                pass
+
+    thread = threading.Thread(target=forward, daemon=True)
+    thread.start()
+    try:
+        return _fit(loop, config, datasets, name, storage, settings, [_ForwardReports(queue)])
+    finally:
+        finished.set()
+        thread.join()
+        ray.kill(queue.actor)
+
+
 def neural_detector(name: str, params: dict | None = None) -> TorchDetector:
     cls = DETECTORS.get(name)
     if cls is None or not issubclass(cls, TorchDetector):
@@ -61,10 +99,12 @@ def train_detector(
     sample_rows: int = 20_000,
     run_name: str | None = None,
     report_every: int = 5,
+    log: Callable[[dict], None] | None = None,
 ) -> tuple[TorchDetector, dict]:
     """Train detector `name` on `rows` (column "x": one row or window per record) through
     Ray Train, then calibrate it on `calibration`; returns the fitted detector and the last
-    reported metrics (epoch, loss). Re-running with the same storage and run name resumes."""
+    reported metrics (epoch, loss). `log`, when given, gets the metrics of every report.
+    Re-running with the same storage and run name resumes."""
     det = neural_detector(name, params)
     det.quantile = quantile
     sample = np.stack(rows.take_batch(sample_rows, batch_format="numpy")["x"]).astype(np.float32)
@@ -81,14 +121,9 @@ def train_detector(
         "epochs": det.params["epochs"],
         "report_every": report_every,
     }
-    result = _fit(
-        detector_loop,
-        config,
-        {"train": rows.select_columns(["x"])},
-        run_name or f"detector-{name}",
-        storage,
-        settings,
-    )
+    datasets = {"train": rows.select_columns(["x"])}
+    run = (detector_loop, config, datasets, run_name or f"detector-{name}", storage, settings)
+    result = _fit(*run) if log is None else _fit_with_progress(*run, log)
     trained = _load_model(result, det.build_module(config["n_features"]))
     det.use_module(trained).calibrate(calibration)
     return det, dict(result.metrics or {})
@@ -108,8 +143,13 @@ def load_rows(
                 f"{path}: expected [n, features] or [n, time, features], got {arr.shape}"
             )
     else:
-        frame = ray.data.read_parquet(str(path), columns=[column], num_cpus=0.25).to_pandas()
-        arr = np.stack(frame[column].to_numpy()).astype(np.float32)
+        data = ray.data.read_parquet(str(path), num_cpus=0.25)  # a whole CPU would wait for workers
+        frame = data.select_columns([column]).to_pandas()
+        try:
+            arr = _dense(frame[column].to_numpy()).astype(np.float32)
+        except ValueError as exc:
+            msg = f"{path}: column {column!r} holds no fixed-length vectors: {exc}"
+            raise ValueError(msg) from None
     finite = np.isfinite(arr.reshape(len(arr), -1)).all(axis=1)
     arr = arr[finite]
     order = np.random.default_rng(seed).permutation(len(arr))
@@ -121,3 +161,8 @@ def load_rows(
     info = {"rows": int(len(finite)), "rejected_non_finite": int((~finite).sum()),
             "train_rows": int(len(train)), "calibration_rows": int(n_calib)}  # fmt: skip
     return rows, calib, info
+
+
+def _dense(values: np.ndarray) -> np.ndarray:
+    """Parquet list columns arrive as object arrays of arrays (nested for windows)."""
+    return np.stack([_dense(v) if v.dtype == object else v for v in values])
