@@ -21,7 +21,6 @@ from adrec.artifacts import RunDir, save_sasrec, save_table
 from adrec.base import BaseDetector
 from adrec.data.behavior import DaySplit, WindowSpec, label_windows
 from adrec.data.logs import read_life_events
-from adrec.detectors.lstm_ae.detector import DEFAULTS as LSTM_DEFAULTS
 from adrec.detectors.lstm_ae.detector import LSTMAEDetector
 from adrec.distributed import pipeline
 from adrec.distributed.train import TrainSettings, train_lstm_ae, train_sasrec
@@ -48,7 +47,7 @@ class TrainOptions:
     fit_fraction: float = 0.5
     calib_fraction: float = 0.68
     quantile: float = 0.99
-    detector: dict = field(default_factory=lambda: dict(LSTM_DEFAULTS))
+    detector: dict = field(default_factory=lambda: dict(LSTMAEDetector().params))
     sasrec: dict = field(default_factory=_sasrec_defaults)
     num_partitions: int | None = None  # None: chosen from the log's size
     max_calibration_windows: int = 50_000
