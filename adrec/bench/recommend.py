@@ -163,7 +163,7 @@ def run_movielens(
     with_recbole: bool = True,
     out_dir: str | Path = "reports/recommend",
     log: Callable[[str], None] = print,
-    recbole_epochs: int = 5,
+    recbole_epochs: int = 15,
 ) -> dict:
     """Load a MovieLens folder, run the bench, and (optionally) RecBole's SASRec on the same
     leave-last-out split; threads are fixed and recorded."""
