@@ -18,7 +18,9 @@ def ray_cluster():
 
     from adrec.distributed.cluster import connect
 
-    connect(num_cpus=4)
+    # Logical CPUs, not cores: the demo's Serve replicas stay up (1.25 CPUs) while later tests
+    # run 2 training workers (1 CPU each) and Ray Data tasks, which would wait forever with 4.
+    connect(num_cpus=6)
     yield
     from ray import serve
 
