@@ -30,12 +30,20 @@ class BehaviorScorer:
                 f"no event has a known category; known categories: {list(self.spec.categories)}"
             )
         window = live_window(events[known], profile, self.spec)
-        score = float(self.detector.score_samples(window[None])[0])
-        cal = self.detector.calibrator_
         return {
-            "score": score,
-            "calibrated": float(cal.transform(score)),
-            "threshold": cal.threshold,
-            "is_anomalous": bool(cal.is_anomalous(score)),
+            **window_anomaly(self.detector, window),
             "unknown_category_events": int((~known).sum()),
         }
+
+
+def window_anomaly(detector: BaseDetector, window: np.ndarray) -> dict:
+    """Score, calibrated score, threshold and verdict of one behaviour window: the same
+    answer for the served, streamed and offline paths."""
+    score = float(detector.score_samples(window[None])[0])
+    cal = detector.calibrator_
+    return {
+        "score": score,
+        "calibrated": float(cal.transform(score)),
+        "threshold": cal.threshold,
+        "is_anomalous": bool(cal.is_anomalous(score)),
+    }

@@ -23,6 +23,7 @@ import pandas as pd
 from adrec.base import BaseDetector
 from adrec.data.behavior import TIME_BUCKETS, WindowSpec, deviations
 from adrec.errors import UnknownUserError
+from adrec.scoring import window_anomaly
 
 
 @dataclass
@@ -125,11 +126,4 @@ class StreamingScorer:
         totals[n_cat + n_b + 1] += float(value)
 
     def _score(self, window: np.ndarray) -> dict:
-        score = float(self.detector.score_samples(window[None])[0])
-        cal = self.detector.calibrator_
-        return {
-            "score": score,
-            "calibrated": float(cal.transform(score)),
-            "threshold": cal.threshold,
-            "is_anomalous": bool(cal.is_anomalous(score)),
-        }
+        return window_anomaly(self.detector, window)
