@@ -7,11 +7,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from adrec.detectors.neural.layers import gaussian_kl
-from adrec.detectors.neural.torch_detector import NormalizedModule, TorchDetector
+from adrec.detectors.neural.torch_detector import TorchDetector
+from adrec.detectors.neural.vae import VariationalModule
 
 
-class LSTMVAE(NormalizedModule):
+class LSTMVAE(VariationalModule):
     def __init__(self, n_features: int, hidden: int, latent: int):
         super().__init__(n_features)
         self.encoder = nn.LSTM(n_features, hidden, batch_first=True)
@@ -19,23 +19,14 @@ class LSTMVAE(NormalizedModule):
         self.decoder = nn.LSTM(latent, hidden, batch_first=True)
         self.to_output = nn.Linear(hidden, n_features)
 
-    def terms(self, x: torch.Tensor, sample: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        z = self.normalize(x)
+    def encode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         _, (h, _) = self.encoder(z)
         mu, logvar = self.to_stats(h[-1]).chunk(2, dim=-1)
-        logvar = logvar.clamp(-8.0, 8.0)
-        code = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if sample else mu
-        decoded, _ = self.decoder(code.unsqueeze(1).expand(-1, x.shape[1], -1))
-        rec = 0.5 * (self.to_output(decoded) - z).pow(2).sum(dim=(1, 2))
-        return rec, gaussian_kl(mu, logvar)
+        return mu, logvar
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rec, kl = self.terms(x, sample=True)
-        return rec + kl
-
-    def score(self, x: torch.Tensor) -> torch.Tensor:
-        rec, kl = self.terms(x, sample=False)
-        return rec + kl
+    def decode(self, code: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        decoded, _ = self.decoder(code.unsqueeze(1).expand(-1, like.shape[1], -1))
+        return self.to_output(decoded)
 
 
 class LSTMVAEDetector(TorchDetector):

@@ -11,21 +11,24 @@ from adrec.detectors.neural.layers import gaussian_kl, mlp
 from adrec.detectors.neural.torch_detector import NormalizedModule, TorchDetector
 
 
-class VariationalAutoencoder(NormalizedModule):
-    def __init__(self, n_features: int, hidden: list[int], latent: int):
-        super().__init__(n_features)
-        self.encoder = mlp([n_features, *hidden], activate_last=True)
-        self.to_stats = nn.Linear(hidden[-1], 2 * latent)
-        self.decoder = mlp([latent, *reversed(hidden), n_features])
+class VariationalModule(NormalizedModule):
+    """The ELBO and the score of a Gaussian VAE; subclasses give `encode` (standardised input
+    -> mean and log-variance of q(z | x)) and `decode` (code -> reconstruction shaped like x)."""
+
+    def encode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def decode(self, code: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def terms(self, x: torch.Tensor, sample: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """(0.5 * squared reconstruction error, KL) per row: the negative ELBO of a unit-
         variance Gaussian decoder, up to a constant."""
         z = self.normalize(x)
-        mu, logvar = self.to_stats(self.encoder(z)).chunk(2, dim=-1)
+        mu, logvar = self.encode(z)
         logvar = logvar.clamp(-8.0, 8.0)
         code = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if sample else mu
-        rec = 0.5 * (self.decoder(code) - z).pow(2).sum(-1)
+        rec = 0.5 * (self.decode(code, z) - z).pow(2).flatten(1).sum(1)
         return rec, gaussian_kl(mu, logvar)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -35,6 +38,21 @@ class VariationalAutoencoder(NormalizedModule):
     def score(self, x: torch.Tensor) -> torch.Tensor:
         rec, kl = self.terms(x, sample=False)
         return rec + kl
+
+
+class VariationalAutoencoder(VariationalModule):
+    def __init__(self, n_features: int, hidden: list[int], latent: int):
+        super().__init__(n_features)
+        self.encoder = mlp([n_features, *hidden], activate_last=True)
+        self.to_stats = nn.Linear(hidden[-1], 2 * latent)
+        self.decoder = mlp([latent, *reversed(hidden), n_features])
+
+    def encode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.to_stats(self.encoder(z)).chunk(2, dim=-1)
+        return mu, logvar
+
+    def decode(self, code: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        return self.decoder(code)
 
 
 class VAEDetector(TorchDetector):
