@@ -45,6 +45,7 @@ EXPECTED_MANIFESTS = {
     "ray-cluster.cpu.yaml": ["RayCluster"],
     "ray-cluster.gpu.yaml": ["RayCluster"],
     "ray-job.train.yaml": ["RayJob"],
+    "ray-job.train-detector.gpu.yaml": ["RayJob"],
     "ray-service.recommend.yaml": ["RayService"],
 }
 MANIFEST_PATHS = sorted(CLUSTER_DIR.glob("*.yaml"))
@@ -253,9 +254,9 @@ def _serve_config() -> dict[str, Any]:
     return config
 
 
-def _entrypoint_args(doc: dict[str, Any]) -> dict[str, str]:
+def _entrypoint_args(doc: dict[str, Any], module: str = "jobs.train") -> dict[str, str]:
     argv = shlex.split(doc["spec"]["entrypoint"])
-    assert argv[:3] == ["python", "-m", "jobs.train"], argv
+    assert argv[:3] == ["python", "-m", module], argv
     opts: dict[str, str] = {}
     rest = argv[3:]
     for i, tok in enumerate(rest):
@@ -449,7 +450,7 @@ def test_ray_manifests_follow_project_policy() -> None:
                 f"{at}: {DATA_MOUNT} must be the shared claim {claim!r}"
             )
         assert len(images) == 1, f"{where}: head and workers must run one image, got {images}"
-    assert seen == 4, f"expected 4 Ray documents, found {seen}"
+    assert seen == 5, f"expected 5 Ray documents, found {seen}"
 
 
 def test_cpu_cluster_autoscales() -> None:
@@ -491,6 +492,24 @@ def test_train_job_entrypoint_and_lifecycle() -> None:
         for g in cluster["workerGroupSpecs"]
     )
     assert min_cpus >= int(opts["--num-workers"])
+
+
+def test_detector_job_trains_on_one_gpu_per_worker() -> None:
+    doc = _single("ray-job.train-detector.gpu.yaml")
+    spec = doc["spec"]
+    assert spec["shutdownAfterJobFinishes"] is True
+    opts = _entrypoint_args(doc, "jobs.train_detector")
+    assert "--use-gpu" in opts
+    assert opts.get("--data", "").startswith(f"{DATA_MOUNT}/")
+    assert opts.get("--out", "").startswith(f"{DATA_MOUNT}/")
+    cluster = spec["rayClusterSpec"]
+    min_gpus = sum(
+        g["minReplicas"] * int(_ray_container(g)["resources"]["limits"].get("nvidia.com/gpu", 0))
+        for g in cluster["workerGroupSpecs"]
+    )
+    assert min_gpus >= int(opts["--num-workers"])
+    for _, group in _groups(cluster):
+        assert "gpu" in _ray_container(group)["image"], "GPU job must use the GPU image"
 
 
 def test_serve_config_is_consistent() -> None:
