@@ -187,11 +187,17 @@ def recbole_side_by_side(
     """RecBole's SASRec on the identical leave-last-out split: it gets the ratings frame in
     our order (user, then time, ties in file order) and splits it the same way. RecBole trains
     on every prefix (minutes per epoch on 2 cores), so its epochs are capped apart."""
-    try:
-        from adrec.bench.recbole_reference import run_recbole_sasrec
-    except ImportError as exc:
-        return {"status": "unavailable", "why": f"RecBole launcher not in this checkout: {exc}"}
+    from adrec.bench.recbole_reference import run_recbole_sasrec
+
     log("RecBole SASRec side by side ...")
+    # A stuck install or run ends as "unavailable" instead of hanging the bench: 15 epochs
+    # took 35 min on 2 busy cores, so allow 10 min per epoch.
     return run_recbole_sasrec(
-        ratings, Path(out_dir) / "recbole", cfg.max_len, epochs, seed=cfg.seeds[0], log=log
+        ratings,
+        Path(out_dir) / "recbole",
+        cfg.max_len,
+        epochs,
+        seed=cfg.seeds[0],
+        log=log,
+        timeout_s=600.0 * epochs,
     )
