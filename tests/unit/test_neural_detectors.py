@@ -22,7 +22,7 @@ def gaussian_rows(n: int, d: int, seed: int) -> np.ndarray:
 
 
 def test_the_neural_family_is_registered():
-    assert {"ae", "vae", "deep_svdd", "flow", "lstm_vae"} <= set(NEURAL)
+    assert {"ae", "vae", "deep_svdd", "flow", "lstm_ae", "lstm_vae"} <= set(NEURAL)
 
 
 def test_deep_svdd_has_no_bias_terms_and_a_centre_away_from_zero():
