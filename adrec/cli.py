@@ -173,11 +173,9 @@ def train_detector(
 ) -> None:
     """Train any neural detector with Ray Train (DDP over Ray Data shards), calibrate it on
     held-out normal rows and save it (weights + threshold + calibration)."""
-    import adrec.detectors  # noqa: F401  (registers the detectors; no Ray)
-    from adrec.base import DETECTORS
-    from adrec.detectors.neural import TorchDetector
+    from adrec.detectors.neural import neural_detector_names  # no Ray
 
-    neural = sorted(n for n, c in DETECTORS.items() if issubclass(c, TorchDetector))
+    neural = neural_detector_names()
     if detector not in neural:
         raise typer.BadParameter(f"{detector!r} is not one of {neural}", param_hint="--detector")
     if not data.exists():

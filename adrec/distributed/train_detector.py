@@ -23,7 +23,7 @@ import torch
 from ray.util.queue import Queue
 
 from adrec.base import DETECTORS
-from adrec.detectors.neural.torch_detector import TorchDetector
+from adrec.detectors.neural.torch_detector import TorchDetector, neural_detector_names
 from adrec.distributed.train import TrainSettings, _fit, _load_model, _train_epochs
 
 
@@ -83,7 +83,7 @@ def _fit_with_progress(loop, config, datasets, name, storage, settings, log) -> 
 def neural_detector(name: str, params: dict | None = None) -> TorchDetector:
     cls = DETECTORS.get(name)
     if cls is None or not issubclass(cls, TorchDetector):
-        neural = sorted(n for n, c in DETECTORS.items() if issubclass(c, TorchDetector))
+        neural = neural_detector_names()
         raise ValueError(f"detector {name!r} is not a neural detector; choose from {neural}")
     return cls(**(params or {}))
 

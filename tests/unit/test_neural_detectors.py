@@ -10,9 +10,14 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from adrec.base import DETECTORS
-from adrec.detectors.neural import DeepSVDDNet, RealNVP, TorchDetector, VariationalAutoencoder
+from adrec.detectors.neural import (
+    DeepSVDDNet,
+    RealNVP,
+    VariationalAutoencoder,
+    neural_detector_names,
+)
 
-NEURAL = sorted(name for name, cls in DETECTORS.items() if issubclass(cls, TorchDetector))
+NEURAL = neural_detector_names()
 
 
 def gaussian_rows(n: int, d: int, seed: int) -> np.ndarray:

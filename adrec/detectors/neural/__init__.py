@@ -5,7 +5,11 @@ from adrec.detectors.neural.autoencoder import AEDetector, Autoencoder
 from adrec.detectors.neural.deep_svdd import DeepSVDDDetector, DeepSVDDNet
 from adrec.detectors.neural.flow import FlowDetector, RealNVP
 from adrec.detectors.neural.lstm_vae import LSTMVAE, LSTMVAEDetector
-from adrec.detectors.neural.torch_detector import NormalizedModule, TorchDetector
+from adrec.detectors.neural.torch_detector import (
+    NormalizedModule,
+    TorchDetector,
+    neural_detector_names,
+)
 from adrec.detectors.neural.vae import VAEDetector, VariationalAutoencoder
 
 __all__ = [
@@ -21,4 +25,5 @@ __all__ = [
     "TorchDetector",
     "VAEDetector",
     "VariationalAutoencoder",
+    "neural_detector_names",
 ]

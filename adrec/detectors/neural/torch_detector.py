@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from adrec.base import BaseDetector
+from adrec.base import DETECTORS, BaseDetector
 from adrec.training import minibatches, train_one_epoch
 
 
@@ -105,3 +105,10 @@ class TorchDetector(BaseDetector):
         module = self.build_module(state["mean"].shape[0])
         module.load_state_dict(state)
         self.use_module(module)
+
+
+def neural_detector_names() -> list[str]:
+    """The registered detectors that train by gradient descent (and so through Ray Train)."""
+    import adrec.detectors  # noqa: F401  (registers every detector)
+
+    return sorted(n for n, c in DETECTORS.items() if issubclass(c, TorchDetector))
