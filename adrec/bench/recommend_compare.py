@@ -42,7 +42,8 @@ def pooled_cis(per_seed: list[dict], n_resamples: int) -> list[dict]:
             base_mean = float(base[mask].mean())
             out.append(
                 {
-                    "a": a, "b": b, "users": g, "n_user_seeds": ci["n"], "diff": ci["diff"],
+                    "a": a, "b": b, "users": g, "n_user_seeds": ci["n"], "n_users": ci["n_users"],
+                    "diff": ci["diff"],
                     "low": ci["low"], "high": ci["high"],
                     "relative": ci["diff"] / base_mean if base_mean else float("nan"),
                 }

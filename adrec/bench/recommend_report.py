@@ -90,12 +90,13 @@ def markdown(report: dict) -> str:
             "",
             f"## All seeds pooled ({', '.join(report['seeds'])}): cluster bootstrap over users",
             "",
-            "| A - B (full NDCG@10) | users | user-seeds | diff | 95% CI | relative |",
-            "|---|---|---|---|---|---|",
+            "| A - B (full NDCG@10) | users | user-seeds | distinct users | diff | 95% CI "
+            "| relative |",
+            "|---|---|---|---|---|---|---|",
         ]
         for c in report["pooled_ci_ndcg@10"]:
             lines.append(
-                f"| {c['a']} - {c['b']} | {c['users']} | {c['n_user_seeds']} | "
+                f"| {c['a']} - {c['b']} | {c['users']} | {c['n_user_seeds']} | {c['n_users']} | "
                 f"{c['diff']:+.4f} | [{c['low']:+.4f}, {c['high']:+.4f}] | {c['relative']:+.1%} |"
             )
     lines += [

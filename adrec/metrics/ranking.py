@@ -51,7 +51,8 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, n: int, seed: int) -> dict:
     """Mean of a - b over the same users with a 95% percentile-bootstrap interval."""
     d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
     if len(d) == 0:
-        return {"diff": float("nan"), "low": float("nan"), "high": float("nan"), "n": 0}
+        return {"diff": float("nan"), "low": float("nan"), "high": float("nan"), "n": 0,
+                "n_users": 0}  # fmt: skip
     idx = np.random.default_rng(seed).integers(0, len(d), size=(n, len(d)))
     means = d[idx].mean(1)
     low, high = np.quantile(means, [0.025, 0.975])
@@ -61,18 +62,20 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, n: int, seed: int) -> dict:
 def cluster_bootstrap(diff: np.ndarray, mask: np.ndarray, n: int, seed: int) -> dict:
     """Mean of `diff` [repeats, users] over the cells where `mask` is true, with a 95%
     bootstrap interval that resamples users (all repeats of a user go together, so seeds of
-    the same users do not count as independent evidence)."""
+    the same users do not count as independent evidence). "n" counts the cells, "n_users"
+    the users with at least one: the number of independent units behind the interval."""
     d = np.asarray(diff, np.float64)
     m = np.asarray(mask, bool).astype(np.float64)
     if d.shape != m.shape or d.ndim != 2:
         raise ValueError("diff and mask must both be [repeats, users]")
     total = m.sum()
     if total == 0:
-        return {"diff": float("nan"), "low": float("nan"), "high": float("nan"), "n": 0}
+        return {"diff": float("nan"), "low": float("nan"), "high": float("nan"), "n": 0,
+                "n_users": 0}  # fmt: skip
     idx = np.random.default_rng(seed).integers(0, d.shape[1], (n, d.shape[1]))
     num = (d * m).sum(0)[idx].sum(1)
     den = m.sum(0)[idx].sum(1)
     means = num[den > 0] / den[den > 0]
     low, high = np.quantile(means, [0.025, 0.975])
     return {"diff": float((d * m).sum() / total), "low": float(low), "high": float(high),
-            "n": int(total)}  # fmt: skip
+            "n": int(total), "n_users": int((m.sum(0) > 0).sum())}  # fmt: skip

@@ -121,6 +121,9 @@ def test_bench_writes_a_report(tmp_path, split):
     assert set(res["rule"]["calm"]) == set(bench.SOURCE_NAMES)
     assert "| anomaly-aware rule | shifting |" in md_path.read_text()
     assert {c["users"] for c in loaded["pooled_ci_ndcg@10"]} <= {"all", "shifting", "rest"}
+    for c in loaded["pooled_ci_ndcg@10"]:  # distinct users: at most the user-seeds, and all
+        assert 0 < c["n_users"] <= c["n_user_seeds"]  # users count once however many seeds
+        assert c["users"] != "all" or c["n_users"] == loaded["data"]["n_test_targets"]
     assert "_per_user" not in res and loaded["wall_seconds"] > 0 and logs
 
 

@@ -53,9 +53,11 @@ def test_cluster_bootstrap_resamples_users_not_cells():
     pooled = cluster_bootstrap(d, mask, 500, 0)
     single = cluster_bootstrap(d[:1], mask[:1], 500, 0)
     assert pooled["n"] == 300 and pooled["diff"] == pytest.approx(user_effect.mean())
+    assert pooled["n_users"] == 60 and single["n_users"] == 60
     assert pooled["high"] - pooled["low"] == pytest.approx(single["high"] - single["low"])
     masked = cluster_bootstrap(d, d > 0, 200, 0)
     assert masked["low"] > 0
+    assert masked["n_users"] == int((user_effect > 0).sum())
     assert masked["diff"] == pytest.approx(user_effect[user_effect > 0].mean())
     with pytest.raises(ValueError, match="repeats, users"):
         cluster_bootstrap(d, mask[:, :3], 10, 0)
