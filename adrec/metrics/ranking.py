@@ -51,8 +51,7 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, n: int, seed: int) -> dict:
     """Mean of a - b over the same users with a 95% percentile-bootstrap interval."""
     d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
     if len(d) == 0:
-        return {"diff": float("nan"), "low": float("nan"), "high": float("nan"), "n": 0,
-                "n_users": 0}  # fmt: skip
+        return {"diff": float("nan"), "low": float("nan"), "high": float("nan"), "n": 0}
     idx = np.random.default_rng(seed).integers(0, len(d), size=(n, len(d)))
     means = d[idx].mean(1)
     low, high = np.quantile(means, [0.025, 0.975])
