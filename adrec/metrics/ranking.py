@@ -72,9 +72,10 @@ def cluster_bootstrap(diff: np.ndarray, mask: np.ndarray, n: int, seed: int) -> 
         return {"diff": float("nan"), "low": float("nan"), "high": float("nan"), "n": 0,
                 "n_users": 0}  # fmt: skip
     idx = np.random.default_rng(seed).integers(0, d.shape[1], (n, d.shape[1]))
+    per_user = m.sum(0)  # cells of each user
     num = (d * m).sum(0)[idx].sum(1)
-    den = m.sum(0)[idx].sum(1)
+    den = per_user[idx].sum(1)
     means = num[den > 0] / den[den > 0]
     low, high = np.quantile(means, [0.025, 0.975])
     return {"diff": float((d * m).sum() / total), "low": float(low), "high": float(high),
-            "n": int(total), "n_users": int((m.sum(0) > 0).sum())}  # fmt: skip
+            "n": int(total), "n_users": int((per_user > 0).sum())}  # fmt: skip
