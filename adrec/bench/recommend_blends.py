@@ -69,9 +69,11 @@ def fit_gate(
     n_folds: int = 5,
 ) -> tuple[SourceGate, float]:
     """A gate on the validation targets, pulled towards the best fixed blend; the strength of
-    that pull (L2) is chosen by NDCG@k in n-fold cross-validation over validation users."""
+    that pull (L2) is chosen by NDCG@k in n-fold cross-validation over validation users (a
+    user's targets stay in one fold)."""
     target = probs[:, np.arange(len(points.targets)), points.targets].T
-    folds = np.random.default_rng(seed).permutation(len(X)) % n_folds
+    users, codes = np.unique(points.users, return_inverse=True)
+    folds = (np.random.default_rng(seed).permutation(len(users)) % n_folds)[codes]
     cv = {}
     for l2 in GATE_L2:
         held = np.zeros(len(X))

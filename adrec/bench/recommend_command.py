@@ -20,6 +20,14 @@ def recommend(
     split: Annotated[
         str, typer.Option(help="leave_last_out, or global_time (two global time cuts).")
     ] = "leave_last_out",
+    targets_per_user: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Test (and validation) targets per user, each predicted from the history "
+            "before it; RecBole's side-by-side run keeps its one-target split.",
+        ),
+    ] = 1,
     epochs: Annotated[int, typer.Option(min=1, help="SASRec epochs.")] = 20,
     detector: Annotated[
         str, typer.Option(help="Behaviour detector name, or 'auto' (chosen on validation).")
@@ -64,6 +72,7 @@ def recommend(
         features=features,
         sequence_input=sequence_input,
         split=split,
+        targets_per_user=targets_per_user,
         trainer=trainer,
         use_gpu=use_gpu,
     )

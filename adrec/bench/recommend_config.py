@@ -36,14 +36,17 @@ class BenchConfig:
     grid_step: float = 0.1
     shift_level: float = 0.5
     split: str = "leave_last_out"  # or "global_time"
+    # Test (and validation) targets per user, each predicted from everything before it: more
+    # than one gives the shifting users, a small group, several targets each.
+    targets_per_user: int = 1
     trainer: str = "local"  # or "ray": the long-term SASRec through Ray Train
     use_gpu: bool = False  # Ray Train workers on GPUs
 
 
 @dataclass
 class SplitSources:
-    """Source distributions [n_sources, n_users, n_items + 1], each user's calibrated anomaly
-    score at prediction time and the gate's inputs."""
+    """Source distributions [n_sources, n_points, n_items + 1], the calibrated anomaly score at
+    each prediction point and the gate's inputs."""
 
     probs: np.ndarray
     calibrated: np.ndarray

@@ -85,6 +85,13 @@ def fit_behaviour_detector(
     for u, (items, ts) in enumerate(zip(split.train, split.train_times, strict=True)):
         w = training_windows(items, ts, shares, window, window.size, as_steps)
         (calib_rows if u in calib_users else fit_rows).extend(w)
+    if not fit_rows or not calib_rows:
+        raise ValueError(
+            f"too few training histories longer than {window.min_history} interactions (window "
+            f"{window.size} + profile {window.min_profile}) to fit and calibrate a behaviour "
+            f"detector: {len(fit_rows)} fit and {len(calib_rows)} calibration windows; use "
+            "fewer targets per user or a smaller window"
+        )
     params = {"seed": seed} if "seed" in cls().params else {}
     behaviour = BehaviourDetector(cls(**params), window, as_steps)
     X_fit, X_cal = behaviour.inputs(fit_rows), behaviour.inputs(calib_rows)

@@ -1,4 +1,6 @@
-"""Chronological train / validation / test splits of a ratings log, one target per user.
+"""Chronological train / validation / test splits of a ratings log, one or more targets per
+user (`n_targets`): with several, each target is predicted from the user's whole sequence
+before it (a rolling evaluation), so a shifting user counts on several targets.
 
 Both splits give every target the history strictly before it in the user's sequence, so
 features, detectors and models fed from `PredictionPoints.histories` (or from
@@ -18,7 +20,8 @@ import pandas as pd
 
 @dataclass
 class PredictionPoints:
-    """One target per user: the history before it (items, times), the target and its time."""
+    """Prediction points: per point the user, the history before it (items, times), the target
+    and its time. A user has one point per target, in time order."""
 
     users: np.ndarray
     histories: list[np.ndarray]
@@ -63,36 +66,51 @@ def user_sequences(ratings: pd.DataFrame) -> Iterator[tuple[int, np.ndarray, np.
         yield int(users[a]), items[a:b], ts[a:b]
 
 
-def leave_last_out(ratings: pd.DataFrame, min_interactions: int = 3) -> ChronoSplit:
-    """Per-user chronological sequences; validation target = second to last, test target =
-    last. Leaks across users: one user's last item may come after another's."""
+def leave_last_out(
+    ratings: pd.DataFrame, min_interactions: int = 3, n_targets: int = 1
+) -> ChronoSplit:
+    """Per-user chronological sequences; the last `n_targets` interactions are test targets,
+    the `n_targets` before them validation targets, the rest training. Users with fewer than
+    max(min_interactions, 2 * n_targets + 1) interactions are dropped. Leaks across users:
+    one user's last item may come after another's."""
+    if n_targets < 1:
+        raise ValueError(f"n_targets must be >= 1, got {n_targets}")
+    need = max(min_interactions, 2 * n_targets + 1)
     users, train, train_t, valid, test, dropped = [], [], [], [], [], 0
     for user, items, ts in user_sequences(ratings):
-        if len(items) < min_interactions:
+        if len(items) < need:
             dropped += 1
             continue
+        n_train = len(items) - 2 * n_targets
         users.append(user)
-        train.append(items[:-2])
-        train_t.append(ts[:-2])
-        valid.append((user, items[:-2], ts[:-2], items[-2], ts[-2]))
-        test.append((user, items[:-1], ts[:-1], items[-1], ts[-1]))
+        train.append(items[:n_train])
+        train_t.append(ts[:n_train])
+        for k in range(n_train, len(items)):
+            point = (user, items[:k], ts[:k], items[k], ts[k])
+            (valid if k < n_train + n_targets else test).append(point)
     if not users:
-        raise ValueError(f"no user has at least {min_interactions} interactions")
+        raise ValueError(f"no user has at least {need} interactions")
     return ChronoSplit(
         "leave_last_out", np.array(users), train, train_t, _pack(valid), _pack(test), dropped
     )
 
 
 def global_time_split(
-    ratings: pd.DataFrame, valid_frac: float = 0.1, test_frac: float = 0.1, min_history: int = 3
+    ratings: pd.DataFrame,
+    valid_frac: float = 0.1,
+    test_frac: float = 0.1,
+    min_history: int = 3,
+    n_targets: int = 1,
 ) -> ChronoSplit:
     """Two global time cuts at the (1 - valid - test) and (1 - test) quantiles of all
-    timestamps. Training: everything before the first cut. A validation target is a user's
-    first rating between the cuts (history: before the first cut); a test target is a user's
-    first rating after the second cut (history: everything before it). Users with fewer than
+    timestamps. Training: everything before the first cut. Validation targets are a user's
+    first `n_targets` ratings between the cuts, test targets the first `n_targets` after the
+    second cut; each has the user's whole history before it. Users with fewer than
     `min_history` ratings before a cut get no target there."""
     if not (0 < valid_frac and 0 < test_frac and valid_frac + test_frac < 1):
         raise ValueError("valid_frac and test_frac must be > 0 and sum to < 1")
+    if n_targets < 1:
+        raise ValueError(f"n_targets must be >= 1, got {n_targets}")
     if "timestamp" not in ratings:
         raise ValueError("ratings lack the column 'timestamp'")
     t_valid, t_test = np.quantile(
@@ -105,11 +123,12 @@ def global_time_split(
             users.append(user)
             train.append(items[:n_train])
             train_t.append(ts[:n_train])
-        if n_train >= min_history and n_train < len(ts) and ts[n_train] < t_test:
-            valid.append((user, items[:n_train], ts[:n_train], items[n_train], ts[n_train]))
-        if n_before_test >= min_history and n_before_test < len(ts):
-            k = n_before_test
-            test.append((user, items[:k], ts[:k], items[k], ts[k]))
+        if n_train >= min_history:
+            for k in range(n_train, min(n_train + n_targets, n_before_test)):
+                valid.append((user, items[:k], ts[:k], items[k], ts[k]))
+        if n_before_test >= min_history:
+            for k in range(n_before_test, min(n_before_test + n_targets, len(ts))):
+                test.append((user, items[:k], ts[:k], items[k], ts[k]))
         if n_train < 2 and n_before_test < min_history:
             dropped += 1
     if not valid or not test:

@@ -58,23 +58,33 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, n: int, seed: int) -> dict:
     return {"diff": float(d.mean()), "low": float(low), "high": float(high), "n": len(d)}
 
 
-def cluster_bootstrap(diff: np.ndarray, mask: np.ndarray, n: int, seed: int) -> dict:
-    """Mean of `diff` [repeats, users] over the cells where `mask` is true, with a 95%
-    bootstrap interval that resamples users (all repeats of a user go together, so seeds of
-    the same users do not count as independent evidence). "n" counts the cells, "n_users"
-    the users with at least one: the number of independent units behind the interval."""
+def cluster_bootstrap(
+    diff: np.ndarray, mask: np.ndarray, n: int, seed: int, clusters: np.ndarray | None = None
+) -> dict:
+    """Mean of `diff` [repeats, points] over the cells where `mask` is true, with a 95%
+    bootstrap interval that resamples users: all repeats of a point go together, and so do
+    the points of one user when `clusters` [points] names each point's user (so seeds, and
+    several targets of the same user, do not count as independent evidence). "n" counts the
+    cells, "n_users" the users with at least one: the independent units behind the interval."""
     d = np.asarray(diff, np.float64)
     m = np.asarray(mask, bool).astype(np.float64)
     if d.shape != m.shape or d.ndim != 2:
         raise ValueError("diff and mask must both be [repeats, users]")
+    if clusters is None:
+        codes = np.arange(d.shape[1])
+    elif len(clusters) != d.shape[1]:
+        raise ValueError("clusters must name one user per column of diff")
+    else:
+        codes = np.unique(np.asarray(clusters), return_inverse=True)[1]
     total = m.sum()
     if total == 0:
         return {"diff": float("nan"), "low": float("nan"), "high": float("nan"), "n": 0,
                 "n_users": 0}  # fmt: skip
-    idx = np.random.default_rng(seed).integers(0, d.shape[1], (n, d.shape[1]))
-    per_user = m.sum(0)  # cells of each user
-    num = (d * m).sum(0)[idx].sum(1)
-    den = per_user[idx].sum(1)
+    n_clusters = int(codes.max()) + 1
+    per_user = np.bincount(codes, m.sum(0), n_clusters)  # cells of each user
+    num_user = np.bincount(codes, (d * m).sum(0), n_clusters)
+    idx = np.random.default_rng(seed).integers(0, n_clusters, (n, n_clusters))
+    num, den = num_user[idx].sum(1), per_user[idx].sum(1)
     means = num[den > 0] / den[den > 0]
     low, high = np.quantile(means, [0.025, 0.975])
     return {"diff": float((d * m).sum() / total), "low": float(low), "high": float(high),

@@ -96,14 +96,19 @@ def test_a_users_test_item_never_reaches_their_features():
     np.testing.assert_array_equal(p0[:, u], p1[:, u])
 
 
-@pytest.mark.parametrize("split", ["leave_last_out", "global_time"])
-def test_bench_writes_a_report(tmp_path, split):
+@pytest.mark.parametrize(
+    ("split", "targets"), [("leave_last_out", 1), ("leave_last_out", 3), ("global_time", 2)]
+)
+def test_bench_writes_a_report(tmp_path, split, targets):
     logs = []
-    cfg = dataclasses.replace(CFG, split=split)
-    report = bench.run_bench(_ratings(), _flags(), cfg, log=logs.append)
+    cfg = dataclasses.replace(CFG, split=split, targets_per_user=targets)
+    ratings = _ratings(per_user=14 + 2 * targets)  # the training part keeps its length
+    report = bench.run_bench(ratings, _flags(), cfg, log=logs.append)
     json_path, md_path = write_report(report, tmp_path)
     loaded = json.loads(json_path.read_text())
     res = loaded["seeds"]["0"]
+    res_targets = range(loaded["data"]["n_test_targets"])
+    assert loaded["data"]["n_test_targets"] <= targets * loaded["data"]["n_test_users"]
     variants = {r["variant"] for r in res["table"]}
     assert variants == {
         "long_term only", "short_term only", "best fixed blend", "anomaly-aware rule",
@@ -121,10 +126,18 @@ def test_bench_writes_a_report(tmp_path, split):
     assert set(res["rule"]["calm"]) == set(bench.SOURCE_NAMES)
     assert "| anomaly-aware rule | shifting |" in md_path.read_text()
     assert {c["users"] for c in loaded["pooled_ci_ndcg@10"]} <= {"all", "shifting", "rest"}
-    for c in loaded["pooled_ci_ndcg@10"]:  # distinct users: at most the user-seeds, and all
-        assert 0 < c["n_users"] <= c["n_user_seeds"]  # users count once however many seeds
-        assert c["users"] != "all" or c["n_users"] == loaded["data"]["n_test_targets"]
+    for c in loaded["pooled_ci_ndcg@10"]:  # distinct users: at most the target-seeds, and all
+        assert 0 < c["n_users"] <= c["n_target_seeds"]  # users count once however many seeds
+        assert c["users"] != "all" or c["n_users"] == loaded["data"]["n_test_users"]
+    for c in res["ci_ndcg@10"]:  # per seed too, the interval counts users, not targets
+        assert c["n_users"] <= c["n"] and (c["users"] != "all" or c["n"] == len(res_targets))
     assert "_per_user" not in res and loaded["wall_seconds"] > 0 and logs
+
+
+def test_too_many_targets_per_user_for_a_behaviour_window_is_a_clear_error():
+    cfg = dataclasses.replace(CFG, targets_per_user=3)  # 14 ratings: 8 left to train on
+    with pytest.raises(ValueError, match="fewer targets per user"):
+        bench.run_bench(_ratings(), _flags(), cfg, log=lambda m: None)
 
 
 def test_command_reads_a_movielens_folder_and_writes_both_reports(tmp_path, monkeypatch):
@@ -146,13 +159,15 @@ def test_command_reads_a_movielens_folder_and_writes_both_reports(tmp_path, monk
 
     def small_bench(ratings, flags, cfg, log):  # the command's choices on a tiny model
         seen["cfg"] = cfg
-        keep = {f: getattr(cfg, f) for f in ("detector", "features", "sequence_input", "trainer")}
+        names = ("detector", "features", "sequence_input", "trainer", "targets_per_user")
+        keep = {f: getattr(cfg, f) for f in names}
         return real(ratings, flags, dataclasses.replace(CFG, **keep), log)
 
     monkeypatch.setattr(bench, "run_bench", small_bench)
     out = tmp_path / "out"
     recommend(
-        data=data, out_dir=out, seeds="0", split="leave_last_out", epochs=1, detector="pca",
+        data=data, out_dir=out, seeds="0", split="leave_last_out", targets_per_user=2,
+        epochs=1, detector="pca",
         features="activity", sequence_input="summary", trainer="local", use_gpu=False,
         recbole=False, recbole_epochs=1, threads=1, quick=True,
     )  # fmt: skip
@@ -162,4 +177,5 @@ def test_command_reads_a_movielens_folder_and_writes_both_reports(tmp_path, monk
     assert report["data"]["loader"] == "ml-100k" and report["data"]["n_ratings"] == len(r)
     assert report["data"]["malformed_lines"] == {"u.data": 0, "u.item": 0}
     assert report["seeds"]["0"]["detector"]["chosen"]["name"] == "pca"
+    assert report["data"]["n_test_targets"] == 2 * report["data"]["n_test_users"]
     assert (out / "recommend.md").read_text().startswith("# adrec bench recommend")

@@ -61,3 +61,20 @@ def test_cluster_bootstrap_resamples_users_not_cells():
     assert masked["diff"] == pytest.approx(user_effect[user_effect > 0].mean())
     with pytest.raises(ValueError, match="repeats, users"):
         cluster_bootstrap(d, mask[:, :3], 10, 0)
+
+
+def test_cluster_bootstrap_keeps_a_users_several_targets_together():
+    rng = np.random.default_rng(2)
+    user_effect = rng.normal(0, 1, 40)
+    users = np.repeat(np.arange(40), 4)  # four targets per user, all with the user's effect
+    d, mask = user_effect[users][None], np.ones((1, 160), bool)
+    by_user = cluster_bootstrap(d, mask, 500, 0, clusters=users)
+    one_each = cluster_bootstrap(user_effect[None], mask[:, :40], 500, 0)
+    naive = cluster_bootstrap(d, mask, 500, 0)  # as if the 160 targets were independent
+    assert by_user["n"] == 160 and by_user["n_users"] == 40
+    assert by_user["diff"] == pytest.approx(user_effect.mean())
+    width = by_user["high"] - by_user["low"]
+    assert width == pytest.approx(one_each["high"] - one_each["low"], rel=0.25)
+    assert width > 1.5 * (naive["high"] - naive["low"])
+    with pytest.raises(ValueError, match="one user per column"):
+        cluster_bootstrap(d, mask, 10, 0, clusters=users[:5])

@@ -83,3 +83,55 @@ def test_global_time_split_training_ends_before_every_validation_target():
     for h, ht, t in zip(split.test.histories, split.test.history_times, split.test.times,
                         strict=True):  # fmt: skip
         assert len(h) == len(ht) and (ht <= t).all()
+
+
+@pytest.mark.parametrize("n_targets", [2, 4])
+def test_leave_last_out_with_several_targets_rolls_forward_without_leaks(n_targets):
+    r = _random_ratings(2, n_users=20)
+    split = leave_last_out(r, n_targets=n_targets)
+    kept = r.groupby("user_id").size()
+    assert split.n_dropped_users == int((kept < 2 * n_targets + 1).sum())
+    for points in (split.valid, split.test):
+        assert len(points.targets) == n_targets * len(split.users)
+    for u, train, train_t in zip(split.users, split.train, split.train_times, strict=True):
+        seq = train
+        assert len(train) == kept[u] - 2 * n_targets
+        own_valid = np.flatnonzero(split.valid.users == u)
+        own_test = np.flatnonzero(split.test.users == u)
+        # each target's history is the training sequence plus every earlier target, no more
+        for j, i in enumerate(own_valid):
+            np.testing.assert_array_equal(split.valid.histories[i][: len(seq)], seq)
+            assert len(split.valid.histories[i]) == len(train) + j
+            assert (split.valid.history_times[i] <= split.valid.times[i]).all()
+        last_valid = own_valid[-1]
+        full = np.append(split.valid.histories[last_valid], split.valid.targets[last_valid])
+        np.testing.assert_array_equal(split.test.histories[own_test[0]], full)
+        for a, b in zip(own_test[:-1], own_test[1:], strict=True):
+            np.testing.assert_array_equal(
+                split.test.histories[b], np.append(split.test.histories[a], split.test.targets[a])
+            )
+        assert (train_t <= split.valid.times[own_valid[0]]).all()
+    with pytest.raises(ValueError, match="n_targets"):
+        leave_last_out(r, n_targets=0)
+
+
+def test_leave_last_out_with_one_target_is_the_classic_split():
+    r = _random_ratings(3)
+    one, default = leave_last_out(r, n_targets=1), leave_last_out(r)
+    np.testing.assert_array_equal(one.test.targets, default.test.targets)
+    assert len(one.test.targets) == len(one.users)
+
+
+def test_global_time_split_takes_up_to_n_targets_after_each_cut():
+    r = _random_ratings(4, n_users=30)
+    split = global_time_split(r, 0.2, 0.2, min_history=1, n_targets=3)
+    t_valid, t_test = np.quantile(r["timestamp"], [0.6, 0.8])
+    counts = np.bincount(split.test.users)
+    assert counts.max() <= 3 and (counts > 1).any()
+    for h_t, t in zip(split.valid.history_times, split.valid.times, strict=True):
+        assert t_valid <= t < t_test and (h_t <= t).all()
+    for h_t, t in zip(split.test.history_times, split.test.times, strict=True):
+        assert t >= t_test and (h_t <= t).all()
+    single = global_time_split(r, 0.2, 0.2, min_history=1)
+    first = [np.flatnonzero(split.test.users == u)[0] for u in single.test.users]
+    np.testing.assert_array_equal(split.test.targets[first], single.test.targets)
