@@ -1,19 +1,19 @@
 """Does reacting to a user's detected change recommend better? The core of `adrec bench
 recommend`; Ray appears only with trainer="ray" (through adrec.distributed).
 
-On a chronological leave-last-out split (validation target = each user's second-to-last
-interaction, test target = the last), every user gets candidate distributions from four
-sources at prediction time: long_term (SASRec over the history), short_term (the recent
-items; item transitions or SASRec over the last few items, chosen on validation), emerging
-(popular items of the genres the user newly moved towards) and trending (global popularity in a
-window strictly before the prediction time). A behaviour detector scores each user's last
-window of interactions against the user's own profile, from the past only. Blends compared on
-the same users: each source alone, the best fixed blend, the anomaly-aware rule
+On a chronological leave-last-out split (test targets = each user's last `targets_per_user`
+interactions, validation targets = the ones before them, each predicted from the whole
+history before it), every prediction point gets candidate distributions from four sources:
+long_term (SASRec over the history), short_term (the recent items; item transitions or SASRec
+over the last few items, chosen on validation), emerging (popular items of the genres the user
+newly moved towards) and trending (global popularity in a window strictly before the
+prediction time). A behaviour detector scores the user's last window of interactions against
+the user's own profile, from the past only. Blends compared on the same targets: each source alone, the best fixed blend, the anomaly-aware rule
 (BlendRule: calm -> shifted as the calibrated score rises), a learned gate with the anomaly score
 and the same gate without it. Every weight is tuned on validation targets; test targets are only
 scored. Metrics: full-ranking HR@10 / NDCG@10 with seen items excluded, and the
-100-sampled-negatives variant, on all users, shifting users (calibrated score >= 0.5 at test
-time) and the rest, with paired-bootstrap CIs.
+100-sampled-negatives variant, on all targets, shifting ones (calibrated score >= 0.5 at
+prediction time) and the rest, with bootstrap CIs that resample users.
 
 Modules: recommend_config (settings), recommend_sources (candidate sources), recommend_detector
 (behaviour detector), recommend_blends (tuning), recommend_compare (test ablation),

@@ -24,7 +24,7 @@ N_ITEMS, N_GENRES = 20, 4
 CFG = bench.BenchConfig(
     max_len=10, dim=8, n_layers=1, epochs=1, seeds=(0,), window=4, min_profile=4,
     detector="lstm_ae", features="auto", sequence_input="auto", n_negatives=5,
-    n_bootstrap=50, grid_step=0.5, gate_epochs=20,
+    n_bootstrap=50, grid_step=0.5, gate_epochs=20, targets_per_user=1,
 )  # fmt: skip
 
 
@@ -138,6 +138,27 @@ def test_too_many_targets_per_user_for_a_behaviour_window_is_a_clear_error():
     cfg = dataclasses.replace(CFG, targets_per_user=3)  # 14 ratings: 8 left to train on
     with pytest.raises(ValueError, match="fewer targets per user"):
         bench.run_bench(_ratings(), _flags(), cfg, log=lambda m: None)
+
+
+def test_recbole_is_compared_with_our_sasrec_on_its_own_one_target_split():
+    from adrec.bench.recommend_report import markdown
+
+    cfg = dataclasses.replace(CFG, targets_per_user=2, seeds=(3,))
+    ratings = _ratings(per_user=18)
+    ref = bench.sasrec_on_classic_split(ratings, N_ITEMS, cfg, log=lambda m: None)
+    assert ref["seed"] == 3 and ref["n_test_targets"] == 16  # one per user, not two
+    assert 0 <= ref["full_ndcg@10_seen_kept"] <= ref["full_hr@10_seen_kept"] <= 1
+    report = bench.run_bench(ratings, _flags(), cfg, log=lambda m: None)
+    report["sasrec_reference"] = ref
+    report["recbole"] = {"status": "ok", "ndcg@10": 0.05, "hit@10": 0.1, "train_seconds": 9,
+                         "epochs": 1}  # fmt: skip
+    md = markdown(report)
+    assert (
+        f"adrec SASRec (seed 3, one test target per user) | {ref['full_ndcg@10_seen_kept']:.4f}"
+        in md
+    )
+    ratio = ref["full_ndcg@10_seen_kept"] / 0.05
+    assert f"adrec / RecBole NDCG@10: {ratio:.3f}" in md
 
 
 def test_command_reads_a_movielens_folder_and_writes_both_reports(tmp_path, monkeypatch):
