@@ -8,10 +8,10 @@ long_term (SASRec over the history), short_term (the recent items; item transiti
 over the last few items, chosen on validation), emerging (popular items of the genres the user
 newly moved towards) and trending (global popularity in a window strictly before the
 prediction time). A behaviour detector scores the user's last window of interactions against
-the user's own profile, from the past only. Blends compared on the same targets: each source alone, the best fixed blend, the anomaly-aware rule
-(BlendRule: calm -> shifted as the calibrated score rises), a learned gate with the anomaly score
-and the same gate without it. Every weight is tuned on validation targets; test targets are only
-scored. Metrics: full-ranking HR@10 / NDCG@10 with seen items excluded, and the
+the user's own profile, from the past only. Blends compared on the same targets: each source
+alone, the best fixed blend, the anomaly-aware rule (BlendRule: calm -> shifted as the
+calibrated score rises), a learned gate with the anomaly score and the same gate without it.
+Every weight is tuned on validation targets; test targets are only scored. Metrics: full-ranking HR@10 / NDCG@10 with seen items excluded, and the
 100-sampled-negatives variant, on all targets, shifting ones (calibrated score >= 0.5 at
 prediction time) and the rest, with bootstrap CIs that resample users.
 
