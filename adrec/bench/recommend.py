@@ -12,8 +12,9 @@ the user's own profile, from the past only. Blends compared on the same targets:
 alone, the best fixed blend, the anomaly-aware rule (BlendRule: calm -> shifted as the
 calibrated score rises), a learned gate with the anomaly score and the same gate without it.
 Every weight is tuned on validation targets; test targets are only scored. Metrics:
-full-ranking HR@10 / NDCG@10 with seen items excluded, and the 100-sampled-negatives variant, on all targets, shifting ones (calibrated score >= 0.5 at
-prediction time) and the rest, with bootstrap CIs that resample users.
+full-ranking HR@10 / NDCG@10 with seen items excluded, and the 100-sampled-negatives variant,
+on all targets, shifting ones (calibrated score >= 0.5 at prediction time) and the rest, with
+bootstrap CIs that resample users.
 
 Modules: recommend_config (settings), recommend_sources (candidate sources), recommend_detector
 (behaviour detector), recommend_blends (tuning), recommend_compare (test ablation),
