@@ -1,5 +1,6 @@
 """`adrec bench recommend`: the anomaly-aware blend against fixed blends and learned gates on
-MovieLens (leave-last-out or a global time split), with RecBole's SASRec side by side."""
+MovieLens (leave-last-out or a global time split, several targets per user), with RecBole's
+SASRec side by side on its own one-target split."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def recommend(
             help="Test (and validation) targets per user, each predicted from the history "
             "before it; RecBole's side-by-side run keeps its one-target split.",
         ),
-    ] = 1,
+    ] = 5,
     epochs: Annotated[int, typer.Option(min=1, help="SASRec epochs.")] = 20,
     detector: Annotated[
         str, typer.Option(help="Behaviour detector name, or 'auto' (chosen on validation).")

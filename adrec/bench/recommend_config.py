@@ -38,7 +38,7 @@ class BenchConfig:
     split: str = "leave_last_out"  # or "global_time"
     # Test (and validation) targets per user, each predicted from everything before it: more
     # than one gives the shifting users, a small group, several targets each.
-    targets_per_user: int = 1
+    targets_per_user: int = 5
     trainer: str = "local"  # or "ray": the long-term SASRec through Ray Train
     use_gpu: bool = False  # Ray Train workers on GPUs
 
