@@ -63,13 +63,14 @@ def long_term_trainer(cfg: BenchConfig) -> Callable:
         return fit_long_term
     if cfg.trainer != "ray":
         raise ValueError(f"trainer must be one of {TRAINERS}, got {cfg.trainer!r}")
-    from adrec.distributed.recommend_train import fit_sasrec_on_ray
+    from adrec.distributed.recommend_train import fit_next_item_on_ray
 
     def fit(train: list[np.ndarray], n_items: int, cfg: BenchConfig, seed: int):
-        model, _ = fit_sasrec_on_ray(
+        model, _ = fit_next_item_on_ray(
             train, n_items, max_len=cfg.max_len, dim=cfg.dim, n_layers=cfg.n_layers,
             dropout=cfg.dropout, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-            seed=seed, use_gpu=cfg.use_gpu,
+            seed=seed, use_gpu=cfg.use_gpu, kind=cfg.sequence_model, loss=cfg.loss,
+            n_negatives=cfg.sampled_negatives,
         )  # fmt: skip
         return model
 
@@ -182,6 +183,9 @@ def run_movielens(
     report["threads"]["requested"] = threads
     if with_recbole and cfg.split != "leave_last_out":
         report["recbole"] = {"status": "skipped", "why": "run only on the leave-last-out split"}
+    elif with_recbole and cfg.sequence_model != "sasrec":
+        why = f"RecBole's reference is SASRec; this run's long-term model is {cfg.sequence_model}"
+        report["recbole"] = {"status": "skipped", "why": why}
     elif with_recbole:
         if cfg.targets_per_user > 1:  # RecBole's split has one test target per user
             report["sasrec_reference"] = sasrec_on_classic_split(

@@ -29,7 +29,14 @@ def recommend(
             "before it; RecBole's side-by-side run keeps its one-target split.",
         ),
     ] = 5,
-    epochs: Annotated[int, typer.Option(min=1, help="SASRec epochs.")] = 20,
+    model: Annotated[
+        str, typer.Option(help="Long-term sequential model: sasrec, or gru4rec.")
+    ] = "sasrec",
+    loss: Annotated[
+        str,
+        typer.Option(help="Its training loss: full softmax, or sampled (100 uniform negatives)."),
+    ] = "full",
+    epochs: Annotated[int, typer.Option(min=1, help="Long-term model epochs.")] = 20,
     detector: Annotated[
         str, typer.Option(help="Behaviour detector name, or 'auto' (chosen on validation).")
     ] = "auto",
@@ -66,18 +73,20 @@ def recommend(
         raise typer.BadParameter(f"seeds must be integers, got {seeds!r}") from None
     if not data.exists():
         raise typer.BadParameter(f"no data folder {data}")
-    cfg = BenchConfig(
-        epochs=2 if quick else epochs,
-        seeds=(seed_list[0],) if quick else seed_list,
-        detector=detector,
-        features=features,
-        sequence_input=sequence_input,
-        split=split,
-        targets_per_user=targets_per_user,
-        trainer=trainer,
-        use_gpu=use_gpu,
-    )
     try:
+        cfg = BenchConfig(
+            epochs=2 if quick else epochs,
+            seeds=(seed_list[0],) if quick else seed_list,
+            detector=detector,
+            features=features,
+            sequence_input=sequence_input,
+            split=split,
+            targets_per_user=targets_per_user,
+            sequence_model=model,
+            loss=loss,
+            trainer=trainer,
+            use_gpu=use_gpu,
+        )
         report = run_movielens(
             data, cfg, threads=threads, with_recbole=recbole and not quick, out_dir=out_dir,
             log=lambda m: typer.echo(m, err=True), recbole_epochs=recbole_epochs,

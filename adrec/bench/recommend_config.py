@@ -7,12 +7,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from adrec.recommender.blend import ALL_SOURCES
+from adrec.recommender.models import SEQUENCE_MODELS
+from adrec.recommender.next_item import loss_function
 
 SOURCE_NAMES = ALL_SOURCES  # long_term, short_term, emerging, trending
 
 
 @dataclass(frozen=True)
 class BenchConfig:
+    sequence_model: str = "sasrec"  # or "gru4rec": the long-term source
+    loss: str = "full"  # or "sampled" softmax over `sampled_negatives` uniform items
+    sampled_negatives: int = 100
     max_len: int = 50
     dim: int = 64
     n_layers: int = 2
@@ -41,6 +46,16 @@ class BenchConfig:
     targets_per_user: int = 5
     trainer: str = "local"  # or "ray": the long-term SASRec through Ray Train
     use_gpu: bool = False  # Ray Train workers on GPUs
+
+    def __post_init__(self):
+        # Names are checked here, before minutes of splitting and scoring, not at training.
+        if self.sequence_model not in SEQUENCE_MODELS:
+            raise ValueError(
+                f"model must be one of {sorted(SEQUENCE_MODELS)}, got {self.sequence_model!r}"
+            )
+        loss_function(self.loss, self.sampled_negatives)
+        if self.targets_per_user < 1:
+            raise ValueError(f"targets_per_user must be >= 1, got {self.targets_per_user}")
 
 
 @dataclass

@@ -107,7 +107,8 @@ def markdown(report: dict) -> str:
             )
     lines += [
         "",
-        "## adrec SASRec alone (test, full ranking)",
+        f"## adrec {report['config'].get('sequence_model', 'sasrec')} alone (test, full "
+        f"ranking, {report['config'].get('loss', 'full')}-softmax training)",
         "",
         "| seed | train s | HR@10 seen excluded | NDCG@10 seen excluded | HR@10 seen kept "
         "| NDCG@10 seen kept |",

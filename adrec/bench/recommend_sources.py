@@ -11,7 +11,9 @@ from adrec.bench.recommend_blends import mean_ndcg
 from adrec.bench.recommend_config import BenchConfig
 from adrec.data.splits import PredictionPoints
 from adrec.recommender.behaviour_features import BehaviourWindow
-from adrec.recommender.sasrec import SASRec, left_pad, next_item_loss
+from adrec.recommender.models import build_sequence_model
+from adrec.recommender.next_item import loss_function
+from adrec.recommender.sasrec import left_pad
 from adrec.recommender.sequences import training_examples
 from adrec.recommender.sources import (
     ItemTransitions,
@@ -23,13 +25,17 @@ from adrec.training import train_one_epoch
 
 
 def fit_long_term(train: list[np.ndarray], n_items: int, cfg: BenchConfig, seed: int):
-    """SASRec trained with full-softmax cross-entropy on every position of every training
-    sequence, a fixed number of epochs."""
+    """cfg.sequence_model (SASRec by default) trained with cfg.loss (full-softmax
+    cross-entropy by default) on every position of every training sequence, a fixed number of
+    epochs."""
+    loss = loss_function(cfg.loss, cfg.sampled_negatives)
     torch.manual_seed(seed)
     examples = [training_examples(s, cfg.max_len) for s in train if len(s) >= 2]
     inputs = torch.as_tensor(np.concatenate([e["input"] for e in examples]))
     targets = torch.as_tensor(np.concatenate([e["target"] for e in examples]))
-    model = SASRec(n_items, cfg.max_len, cfg.dim, cfg.n_layers, 2, cfg.dropout)
+    model = build_sequence_model(
+        cfg.sequence_model, n_items, cfg.max_len, cfg.dim, cfg.n_layers, cfg.dropout
+    )
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(seed)
     for _ in range(cfg.epochs):
@@ -41,7 +47,7 @@ def fit_long_term(train: list[np.ndarray], n_items: int, cfg: BenchConfig, seed:
             }
             for i in range(0, len(inputs), cfg.batch_size)
         ]
-        train_one_epoch(model, batches, next_item_loss, opt)
+        train_one_epoch(model, batches, loss, opt)
     return model.eval()
 
 

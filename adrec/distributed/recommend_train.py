@@ -1,5 +1,6 @@
-"""The bench's long-term SASRec through Ray Train: training sequences as a Ray Data dataset of
-{"input", "target"} rows, trained by adrec.distributed.train.train_sasrec (DDP workers)."""
+"""The bench's long-term sequential model (SASRec or GRU4Rec) through Ray Train: training
+sequences as a Ray Data dataset of {"input", "target"} rows, trained by
+adrec.distributed.train.train_next_item_model (DDP workers)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import numpy as np
 import ray.data
 
 from adrec.distributed.cluster import connect
-from adrec.distributed.train import TrainSettings, train_sasrec
-from adrec.recommender.sasrec import SASRec
+from adrec.distributed.train import TrainSettings, train_next_item_model
+from adrec.recommender.next_item import NextItemModel
 from adrec.recommender.sequences import training_examples
 
 
@@ -31,7 +32,7 @@ def sequence_dataset(
     return ray.data.from_items(rows, override_num_blocks=num_blocks)
 
 
-def fit_sasrec_on_ray(
+def fit_next_item_on_ray(
     sequences: list[np.ndarray],
     n_items: int,
     *,
@@ -47,9 +48,13 @@ def fit_sasrec_on_ray(
     num_workers: int = 2,
     use_gpu: bool = False,
     storage: str | Path | None = None,
-) -> tuple[SASRec, dict]:
-    """Train SASRec on the connected Ray cluster (a local one is started when none is);
-    returns the model on CPU in eval mode and the last reported metrics. Each worker reads its
+    kind: str = "sasrec",
+    loss: str = "full",
+    n_negatives: int = 100,
+) -> tuple[NextItemModel, dict]:
+    """Train a `kind` model (sasrec, gru4rec) under the `loss` (full, sampled) on the
+    connected Ray cluster (a local one is started when none is); returns the model on CPU in
+    eval mode and the last reported metrics. Each worker reads its
     shard in batches of batch_size // num_workers, so one step still sees batch_size rows.
     Without `storage` the checkpoints go to a temporary folder: a named run in a kept folder
     would resume from its last checkpoint on the next call."""
@@ -60,6 +65,9 @@ def fit_sasrec_on_ray(
     )  # fmt: skip
     config = {
         "model": model_cfg,
+        "kind": kind,
+        "loss": loss,
+        "n_negatives": n_negatives,
         "epochs": epochs,
         "lr": lr,
         "batch_size": max(1, batch_size // num_workers),
@@ -69,6 +77,8 @@ def fit_sasrec_on_ray(
     settings = TrainSettings(num_workers=num_workers, use_gpu=use_gpu)
     dataset = sequence_dataset(sequences, max_len, num_blocks=num_workers)
     if storage is not None:
-        return train_sasrec(dataset, config, Path(storage), settings, name=f"sasrec_seed{seed}")
+        return train_next_item_model(
+            dataset, config, Path(storage), settings, name=f"{kind}_seed{seed}"
+        )
     with tempfile.TemporaryDirectory(prefix="adrec_sasrec_") as d:
-        return train_sasrec(dataset, config, Path(d), settings, name=f"sasrec_seed{seed}")
+        return train_next_item_model(dataset, config, Path(d), settings, name=f"{kind}_seed{seed}")

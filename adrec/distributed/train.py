@@ -18,7 +18,8 @@ from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from adrec.detectors.lstm_ae.torch_model import LSTMAutoencoder, reconstruction_loss
-from adrec.recommender.sasrec import SASRec, next_item_loss
+from adrec.recommender.models import build_sequence_model
+from adrec.recommender.next_item import NextItemModel, loss_function
 from adrec.training import train_one_epoch
 
 
@@ -120,10 +121,12 @@ def lstm_ae_loop(config: dict) -> None:
     _train_epochs(model, optimizer, batches, reconstruction_loss, config)
 
 
-def sasrec_loop(config: dict) -> None:
+def next_item_loop(config: dict) -> None:
+    """SASRec or GRU4Rec (config "kind") under the full or sampled softmax (config "loss")."""
     torch.set_num_threads(config["torch_threads"])
     torch.manual_seed(config["seed"])
-    model = SASRec(**config["model"])
+    model = build_sequence_model(config.get("kind", "sasrec"), **config["model"])
+    loss = loss_function(config.get("loss", "full"), config.get("n_negatives", 100))
     optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
     shard = ray.train.get_dataset_shard("train")
     device = ray.train.torch.get_device()
@@ -136,7 +139,7 @@ def sasrec_loop(config: dict) -> None:
             local_shuffle_buffer_size=4 * config["batch_size"],
         )
 
-    _train_epochs(model, optimizer, batches, next_item_loss, config)
+    _train_epochs(model, optimizer, batches, loss, config)
 
 
 def _load_model(result: ray.train.Result, model: torch.nn.Module) -> torch.nn.Module:
@@ -163,20 +166,24 @@ def train_lstm_ae(
     return _load_model(result, model), dict(result.metrics or {})
 
 
-def train_sasrec(
+def train_next_item_model(
     examples: ray.data.Dataset,
     config: dict,
     storage: Path,
     settings: TrainSettings,
     name: str = "sasrec",
-) -> tuple[SASRec, dict]:
-    """Train on rows with "input" and "target" item sequences."""
+) -> tuple[NextItemModel, dict]:
+    """Train on rows with "input" and "target" item sequences; config "kind" (sasrec,
+    gru4rec) and "loss" (full, sampled, with "n_negatives") default to SASRec, full softmax."""
+    build_sequence_model(config.get("kind", "sasrec"), **config["model"])  # bad names fail here
+    loss_function(config.get("loss", "full"), config.get("n_negatives", 100))
     result = _fit(
-        sasrec_loop,
+        next_item_loop,
         config,
         {"train": examples.select_columns(["input", "target"])},
         name,
         storage,
         settings,
     )
-    return _load_model(result, SASRec(**config["model"])), dict(result.metrics or {})
+    model = build_sequence_model(config.get("kind", "sasrec"), **config["model"])
+    return _load_model(result, model), dict(result.metrics or {})

@@ -23,7 +23,7 @@ from adrec.data.behavior import DaySplit, WindowSpec, label_windows
 from adrec.data.logs import read_life_events
 from adrec.detectors.lstm_ae.detector import LSTMAEDetector
 from adrec.distributed import pipeline
-from adrec.distributed.train import TrainSettings, train_lstm_ae, train_sasrec
+from adrec.distributed.train import TrainSettings, train_lstm_ae, train_next_item_model
 from adrec.metrics.detection import detection_report
 
 
@@ -225,7 +225,7 @@ def _recommender_stages(r: _Run) -> dict:
         **{k: s[k] for k in ("max_len", "dim", "n_layers", "n_heads", "dropout")},
     }
     train_cfg = {"model": model_cfg, **{k: s[k] for k in ("epochs", "lr", "batch_size", "seed")}}
-    model, train_metrics = train_sasrec(
+    model, train_metrics = train_next_item_model(
         examples, train_cfg, r.dirs.root / "ray_train", r.opts.settings
     )
     save_sasrec(model, model_cfg, r.dirs.recommender)

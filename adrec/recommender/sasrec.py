@@ -12,8 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from adrec.recommender.next_item import NextItemModel
 
-class SASRec(nn.Module):
+
+class SASRec(NextItemModel):
     def __init__(
         self,
         n_items: int,
@@ -60,27 +62,6 @@ class SASRec(nn.Module):
         mask = blocked.repeat_interleave(self.n_heads, dim=0)
         h = self.encoder(h, mask=mask)
         return self.norm(h)
-
-    def item_logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Scores of every item for hidden states [..., dim] -> [..., n_items + 1]."""
-        return hidden @ self.item_emb.weight.T
-
-    def full_sort_predict(self, seq: torch.Tensor) -> torch.Tensor:
-        """Next-item scores over the whole catalogue after each sequence: [B, n_items + 1]
-        (column 0, padding, is -inf)."""
-        logits = self.item_logits(self(seq)[:, -1])
-        logits[:, 0] = float("-inf")
-        return logits
-
-
-def next_item_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Full-softmax cross-entropy of the next item at every non-padding position."""
-    core = getattr(model, "module", model)  # DistributedDataParallel wraps the model
-    hidden = model(batch["input"])
-    target = batch["target"]
-    keep = target > 0
-    logits = core.item_logits(hidden[keep])
-    return F.cross_entropy(logits, target[keep])
 
 
 def left_pad(items: list[int] | torch.Tensor, max_len: int) -> torch.Tensor:

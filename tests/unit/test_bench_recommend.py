@@ -134,6 +134,22 @@ def test_bench_writes_a_report(tmp_path, split, targets):
     assert "_per_user" not in res and loaded["wall_seconds"] > 0 and logs
 
 
+def test_the_long_term_source_can_be_gru4rec_under_sampled_softmax():
+    from adrec.recommender.gru4rec import GRU4Rec
+
+    cfg = dataclasses.replace(CFG, sequence_model="gru4rec", loss="sampled", sampled_negatives=5)
+    split = leave_last_out(_ratings())
+    model = fit_long_term(split.train, N_ITEMS, cfg, seed=0)
+    assert isinstance(model, GRU4Rec) and not model.training
+    probs = bench.next_item_probs(model, split.test.histories)
+    np.testing.assert_allclose(probs.sum(1), 1.0)
+    for bad, match in (({"sequence_model": "caser"}, "model must be one of"),
+                       ({"loss": "bpr"}, "loss must be one of"),
+                       ({"targets_per_user": 0}, "targets_per_user")):  # fmt: skip
+        with pytest.raises(ValueError, match=match):
+            dataclasses.replace(CFG, **bad)
+
+
 def test_too_many_targets_per_user_for_a_behaviour_window_is_a_clear_error():
     cfg = dataclasses.replace(CFG, targets_per_user=3)  # 14 ratings: 8 left to train on
     with pytest.raises(ValueError, match="fewer targets per user"):

@@ -10,7 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from adrec.recommender.sasrec import SASRec, left_pad, next_item_loss
+from adrec.recommender.next_item import next_item_loss
+from adrec.recommender.sasrec import SASRec, left_pad
 from adrec.recommender.sequences import item_histories, training_examples
 
 N_ITEMS, MAX_LEN, DIM = 12, 8, 16
