@@ -238,5 +238,34 @@ def serve(
         undeploy()
 
 
+@app.command()
+def dashboard(
+    run_dir: Annotated[
+        Path | None, typer.Option(help="A trained run: its anomaly scores over time.")
+    ] = None,
+    bench: Annotated[
+        Path | None,
+        typer.Option(help="`adrec bench recommend`'s recommend.json: accuracy over time."),
+    ] = None,
+    logs: Annotated[
+        Path | None, typer.Option(help="Logs with life_events.parquet (default: RUN_DIR/data).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="The HTML page to write.")] = Path(
+        "reports/dashboard.html"
+    ),
+) -> None:
+    """Write the dashboard: anomaly scores and recommendation accuracy over time, one static
+    HTML page (no server, opens offline)."""
+    from adrec.dashboard.build import write_dashboard
+
+    if run_dir is None and bench is None:
+        raise typer.BadParameter("give --run-dir, --bench, or both")
+    try:
+        path = write_dashboard(out, run_dir, bench, logs)
+    except (FileNotFoundError, ValueError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(f"dashboard: {path}")
+
+
 if __name__ == "__main__":
     app()

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import requests
 
+from adrec.dashboard.build import write_dashboard
 from adrec.data.logs import read_event_log, read_life_events
 from adrec.data.simulator import SimulationConfig
 from adrec.distributed.cluster import connect
@@ -155,9 +156,10 @@ def run_demo(opts: DemoOptions) -> dict:
             "seconds": round(time.perf_counter() - t0, 1),
         }
         (run_dir / "demo.json").write_text(json.dumps(report, indent=2))
+        page = write_dashboard(run_dir / "dashboard.html", run_dir=run_dir)
         print(
             f"artifacts: {run_dir} (models, thresholds, metrics.json, demo.json); "
-            f"{report['seconds']}s in all"
+            f"dashboard of anomaly scores over time: {page}; {report['seconds']}s in all"
         )
         if opts.keep_serving:
             print(f"serving on {base} (docs at {base}/docs); Ctrl-C to stop")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from adrec.dashboard.series import accuracy_by_month
+
 
 def rating_sessions(ratings: pd.DataFrame) -> dict:
     """Why windows count interactions: how many distinct days users rate on."""
@@ -130,12 +132,10 @@ def markdown(report: dict) -> str:
 def _over_time(report: dict) -> list[str]:
     """Test NDCG@10 per calendar month of the target, mean over seeds (the dashboard's
     accuracy-over-time series)."""
-    rows = [r for res in report["seeds"].values() for r in res.get("ndcg@10_by_month", [])]
-    if not rows:
+    table = accuracy_by_month(report)
+    if table.empty:
         return []
-    variants = [k for k in rows[0] if k not in ("month", "n")]
-    by_month = pd.DataFrame(rows).groupby("month")
-    table = by_month[variants].mean().join(by_month["n"].first())
+    variants = [c for c in table if c != "targets"]
     lines = [
         "",
         "## Test NDCG@10 over time (month of the target, mean over seeds)",
@@ -145,7 +145,7 @@ def _over_time(report: dict) -> list[str]:
     ]
     for month, r in table.iterrows():
         cells = " | ".join(f"{r[v]:.4f}" for v in variants)
-        lines.append(f"| {month} | {int(r['n'])} | {cells} |")
+        lines.append(f"| {month} | {int(r['targets'])} | {cells} |")
     return lines
 
 

@@ -40,6 +40,8 @@ def test_run_directory_holds_every_artifact(demo_run):
                  "window_spec.json", "profiles.parquet", "histories.parquet", "catalog.parquet",
                  "metrics.json", "demo.json", "test_scores.parquet"):  # fmt: skip
         assert (run_dir / part).exists(), part
+    page = (run_dir / "dashboard.html").read_text()  # the anomaly series, with recall per day
+    assert page.count("<svg") == 2 and "recall" in page and "false_alarm_rate" in page
 
 
 def test_served_score_equals_offline_score(demo_run):

@@ -30,7 +30,7 @@ RAY_MODULES = (
     "jobs",
     "jobs.demo",
 )
-COMMANDS = ("demo", "simulate", "train", "serve", "bench", "train-detector")
+COMMANDS = ("demo", "simulate", "train", "serve", "bench", "train-detector", "dashboard")
 
 runner = CliRunner()
 
