@@ -61,7 +61,7 @@ def run_recbole_sasrec(
     """Train and evaluate RecBole's SASRec (at most `epochs`, early stopping on validation
     NDCG@10) on the ratings' leave-last-out split; returns its JSON result. RecBole runs in
     `out_dir`, where it also leaves its logs and checkpoints."""
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).resolve()  # RecBole runs with out_dir as its working directory
     data_path = out_dir / "data"
     write_atomic_inter(ratings, data_path / DATASET / f"{DATASET}.inter")
     result_path = out_dir / "result.json"

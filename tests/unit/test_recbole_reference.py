@@ -55,3 +55,22 @@ def test_a_run_past_its_timeout_is_killed_and_reported(tmp_path):
     slow = [sys.executable, "-c", "import time; time.sleep(30)", "--"]
     result = run_recbole_sasrec(tied_ratings(), tmp_path, 50, 1, python=slow, timeout_s=0.5)
     assert result["status"] == "unavailable" and "timed out" in result["why"]
+
+
+FAKE_RECBOLE = """
+import json, pathlib, sys
+args = dict(zip(sys.argv[3::2], sys.argv[4::2]))  # after -c, --, the script's path
+data = pathlib.Path(args["--data-path"]) / args["--dataset"] / (args["--dataset"] + ".inter")
+assert data.exists(), f"{data} not found from {pathlib.Path.cwd()}"
+pathlib.Path(args["--out"]).write_text(json.dumps({"status": "ok", "ndcg@10": 0.05}))
+"""
+
+
+def test_a_relative_out_dir_still_finds_its_data_from_recbole_s_working_directory(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # the bench's default out dir is relative: reports/recommend
+    fake = [sys.executable, "-c", FAKE_RECBOLE, "--"]
+    result = run_recbole_sasrec(tied_ratings(), "reports/x/recbole", 50, 1, python=fake)
+    assert result["status"] == "ok", result
+    assert (tmp_path / "reports/x/recbole/result.json").exists()
