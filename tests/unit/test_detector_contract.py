@@ -20,6 +20,9 @@ DAYS, FEATURES = 7, 5
 
 
 def make_data(cls: type[BaseDetector], n: int, seed: int) -> np.ndarray:
+    if cls.input_ndim == 4:  # images [n, 3, H, W] of noise, one patch at stride 8
+        rng = np.random.default_rng(seed)
+        return rng.normal(size=(n, 3, 8, 8)).astype(np.float32)
     x = normal_windows(n, DAYS, FEATURES, seed)
     if cls.input_ndim == 3:
         return x
@@ -207,7 +210,7 @@ def test_refit_on_data_of_another_width(name):
     det = make(name).fit(make_data(cls, 40, 0))
     wider = np.concatenate([make_data(cls, 40, 1), make_data(cls, 40, 2)[..., :1]], axis=-1)
     det.fit(wider)
-    assert det.n_features_ == FEATURES + 1
+    assert det.n_features_ == make_data(cls, 1, 0).shape[-1] + 1
     assert det.score_samples(wider).shape == (40,)
 
 
