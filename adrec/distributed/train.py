@@ -7,6 +7,7 @@ storage_path) resumes; rank 0 alone writes checkpoints."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,12 +122,17 @@ def lstm_ae_loop(config: dict) -> None:
     _train_epochs(model, optimizer, batches, reconstruction_loss, config)
 
 
+def _next_item_parts(config: dict) -> tuple[NextItemModel, Callable]:
+    """The model and loss a next-item config names (default: SASRec, full softmax)."""
+    model = build_sequence_model(config.get("kind", "sasrec"), **config["model"])
+    return model, loss_function(config.get("loss", "full"), config.get("n_negatives", 100))
+
+
 def next_item_loop(config: dict) -> None:
     """SASRec or GRU4Rec (config "kind") under the full or sampled softmax (config "loss")."""
     torch.set_num_threads(config["torch_threads"])
     torch.manual_seed(config["seed"])
-    model = build_sequence_model(config.get("kind", "sasrec"), **config["model"])
-    loss = loss_function(config.get("loss", "full"), config.get("n_negatives", 100))
+    model, loss = _next_item_parts(config)
     optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
     shard = ray.train.get_dataset_shard("train")
     device = ray.train.torch.get_device()
@@ -175,8 +181,7 @@ def train_next_item_model(
 ) -> tuple[NextItemModel, dict]:
     """Train on rows with "input" and "target" item sequences; config "kind" (sasrec,
     gru4rec) and "loss" (full, sampled, with "n_negatives") default to SASRec, full softmax."""
-    build_sequence_model(config.get("kind", "sasrec"), **config["model"])  # bad names fail here
-    loss_function(config.get("loss", "full"), config.get("n_negatives", 100))
+    model, _ = _next_item_parts(config)  # bad names fail here, before any worker starts
     result = _fit(
         next_item_loop,
         config,
@@ -185,5 +190,4 @@ def train_next_item_model(
         storage,
         settings,
     )
-    model = build_sequence_model(config.get("kind", "sasrec"), **config["model"])
     return _load_model(result, model), dict(result.metrics or {})
