@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
-from adrec.base import BaseDetector
+from adrec.base import BaseDetector, NotFittedError
 from adrec.data.images import load_mvtec_category
 from adrec.detectors import DETECTORS
 
@@ -63,10 +63,12 @@ def test_pretrained_detectors_find_the_painted_defects(hazelnut, name, tmp_path)
     np.testing.assert_allclose(loaded.score_samples(hazelnut.test[:3]), scores[:3], rtol=1e-5)
 
 
-def test_missing_weights_and_grey_images_are_clear_errors(hazelnut):
+def test_missing_weights_grey_images_and_unfitted_maps_are_clear_errors(hazelnut):
     with pytest.raises(FileNotFoundError, match="no backbone weights"):
         DETECTORS["padim"](weights="nowhere.pth").fit(hazelnut.train)
     with pytest.raises(ValueError, match="3 channels"):
         DETECTORS["padim"]().fit(hazelnut.train[:, :1])
     with pytest.raises(ValueError, match="n_channels"):
         DETECTORS["padim"](n_channels=0).fit(hazelnut.train)
+    with pytest.raises(NotFittedError):
+        DETECTORS["patchcore"]().anomaly_map(hazelnut.test[:1])

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from adrec.base import BaseDetector
+from adrec.base import BaseDetector, NotFittedError
 from adrec.detectors.image.backbone import mobilenet_features, patch_features
 
 
@@ -51,6 +51,8 @@ class ImagePatchDetector(BaseDetector):
 
     def anomaly_map(self, X: np.ndarray) -> np.ndarray:
         """Patch scores resized to the images: [n, H, W] (for pixel-level metrics)."""
+        if not self.is_fitted:
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
         X = self._check_input(X, "X")
         scores = self._patch_scores(self._features(X))[:, None]
         return F.interpolate(scores, size=X.shape[-2:], mode="bilinear")[:, 0].double().numpy()
