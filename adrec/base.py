@@ -75,6 +75,10 @@ class BaseDetector(ABC):
         self.calibrator_ = ScoreCalibrator.fit(self.score_samples(X_normal), self.quantile)
         return self
 
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        """Anomaly scores: higher = more anomalous (PyOD's meaning)."""
+        return self.score_samples(X)
+
     def score_samples(self, X: np.ndarray) -> np.ndarray:
         if not self.is_fitted:
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
