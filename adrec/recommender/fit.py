@@ -1,0 +1,395 @@
+"""The product's fit step: a validated log in, a servable anomaly-aware recommender out.
+
+    split (test targets held out, validation targets before them)
+    -> checks that the data can carry each part, BEFORE any training: a window kind with too
+       few windows is dropped, a log without categories drops the emerging source, a log too
+       small to split fails at once with what to change
+    -> the sequential model (early stopping on validation targets; in process or Ray Train)
+    -> sources: item transitions, trending window and short-term source chosen on validation
+    -> the best fixed blend -> the behaviour detector, its window kind, feature block and input
+       form chosen by how well the anomaly-aware rule it drives ranks validation targets
+    -> the rule, the learned gates and the recency control, tuned on validation
+    -> AnomalyAwareRecommender (saved as the run directory) and a report of every choice.
+
+Test targets are never read here: the benchmark scores them through the saved engine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from adrec.calibration import ScoreCalibrator
+from adrec.data.interactions import Interactions
+from adrec.data.splits import LogSplit, Points, split_log
+from adrec.detectors.behaviour import BehaviourDetector, DayWindow, InteractionWindow, Signals
+from adrec.detectors.behaviour.windows import window_rows
+from adrec.detectors.registry import detector_class, detector_names, make_detector
+from adrec.recommender.blend import BlendRule, Blends
+from adrec.recommender.config import DETECTOR_PREFERENCE, FitConfig
+from adrec.recommender.engine import AnomalyAwareRecommender, gate_features, recency_days
+from adrec.recommender.history import History, histories_at, history_of
+from adrec.recommender.long_term import fit_long_term, next_item_probs
+from adrec.recommender.source_set import SourceSet
+from adrec.recommender.sources import ItemTransitions, Trending
+from adrec.recommender.tuning import (
+    fit_gate,
+    mixed,
+    ndcg_per_point,
+    rule_weights,
+    tune_fixed,
+    tune_rule,
+)
+
+LongTermTrainer = Callable[..., tuple]
+
+
+class Progress:
+    """One line per finished stage, with the time since the start; keeps each duration."""
+
+    def __init__(self, log: Callable[[str], None]):
+        self.log = log
+        self.t0 = self.last = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    def done(self, key: str, message: str) -> None:
+        now = time.perf_counter()
+        self.seconds[key] = round(now - self.last, 2)
+        self.last = now
+        self.log(f"  [{now - self.t0:7.1f}s] {message}")
+
+
+def sample_points(points: Points, limit: int, seed: int) -> Points:
+    """At most about `limit` points, whole users kept together (seeded)."""
+    if len(points) <= limit:
+        return points
+    users = np.unique(points.user)
+    keep_n = max(1, int(len(users) * limit / len(points)))
+    chosen = np.random.default_rng(seed).choice(users, size=keep_n, replace=False)
+    return points.subset(np.isin(points.user, chosen))
+
+
+def check_split(split: LogSplit, inter: Interactions) -> None:
+    """Fail before any training when the log cannot be split into something to learn from."""
+    n_train = int(((split.train_end - split.train_start) >= 2).sum())
+    problems = []
+    if n_train == 0:
+        problems.append("no user has 2 or more training interactions")
+    if len(split.valid) == 0 or len(split.test) == 0:
+        problems.append(
+            f"no {'validation' if len(split.valid) == 0 else 'test'} targets "
+            f"({split.counts.get('users_with_targets', 0)} of {inter.n_users} users have the 3 "
+            "interactions a target needs)"
+        )
+    if problems:
+        raise ValueError(
+            f"the log ({inter.n_events} interactions, {inter.n_users} users) is too small to "
+            f"fit on: {'; '.join(problems)}. Use a larger log, or --split global_time."
+        )
+
+
+def training_points(
+    inter: Interactions, split: LogSplit, stride: int, first: int, seed: int, calib_share=0.2
+) -> tuple[list[History], list[History]]:
+    """Histories of the training rows at every `stride`-th interaction (from the `first`),
+    each predicting the next one: normal behaviour of 80% of the users to fit detectors on,
+    and of the other 20% to calibrate them on (held-out users)."""
+    users = np.flatnonzero(split.train_end - split.train_start > first)
+    rng = np.random.default_rng(seed)
+    calib = set(rng.permutation(users)[: int(round(len(users) * calib_share))].tolist())
+    fit_h, calib_h = [], []
+    for u in users:
+        a, b = int(split.train_start[u]), int(split.train_end[u])
+        for end in range(a + first, b, stride):
+            h = history_of(inter, u, a, end, float(inter.time[end]))
+            (calib_h if u in calib else fit_h).append(h)
+    return fit_h, calib_h
+
+
+def window_kinds(cfg: FitConfig) -> list:
+    kinds = {
+        "interactions": InteractionWindow(cfg.window, cfg.min_profile),
+        "days": DayWindow(cfg.window_days, cfg.min_profile),
+    }
+    return list(kinds.values()) if cfg.windows == "auto" else [kinds[cfg.windows]]
+
+
+def detector_candidates(cfg: FitConfig) -> list[str]:
+    names = detector_names()
+    if cfg.detector == "auto":
+        return [d for d in DETECTOR_PREFERENCE if d in names]
+    if cfg.detector == "none":
+        return []
+    detector_class(cfg.detector)  # unknown names fail here, before training
+    return [cfg.detector]
+
+
+def _with_blocks(window, activity_only: bool):
+    params = {k: v for k, v in window.to_dict().items() if k not in ("kind", "activity_only")}
+    return type(window)(**params, activity_only=activity_only)
+
+
+class _WindowCache:
+    """Detector inputs per (window, input form), computed once for every candidate."""
+
+    def __init__(self, sig: Signals, parts: dict[str, list[History]]):
+        self.sig, self.parts, self.rows = sig, parts, {}
+
+    def get(self, window, as_steps: bool, part: str) -> tuple[np.ndarray, np.ndarray]:
+        key = (repr(window), as_steps, part)
+        if key not in self.rows:
+            self.rows[key] = window_rows(window, self.parts[part], self.sig, as_steps)
+        return self.rows[key]
+
+
+def fit_recommender(
+    inter: Interactions,
+    cfg: FitConfig | None = None,
+    seed: int = 0,
+    train_long_term: LongTermTrainer = fit_long_term,
+    log: Callable[[str], None] = print,
+) -> tuple[AnomalyAwareRecommender, dict]:
+    """Fit every part of the recommender on `inter`; returns the engine and the report."""
+    cfg = cfg or FitConfig()
+    progress = Progress(log)
+    split = split_log(inter, cfg.split, cfg.targets_per_user)
+    check_split(split, inter)
+    valid = sample_points(split.valid, cfg.max_valid_points, seed)
+    valid_h = histories_at(inter, valid)
+    seen = [h.items for h in valid_h]
+    targets = valid.target
+    sig = Signals.from_log(inter.item_categories, len(inter.action_names), inter.value, inter.time)
+    dropped: list[str] = []
+    if sig.n_categories == 0:
+        dropped.append(
+            f"source emerging: the log has {len(inter.categories)} item categories (it needs 2+)"
+        )
+    train_seqs = split.train_sequences(inter.item)
+    progress.done(
+        "split",
+        f"{cfg.split} split: {len(train_seqs)} training sequences, {len(valid)} validation and "
+        f"{len(split.test)} test targets; {split.counts}",
+    )
+
+    # Detector inputs are planned now, so too little data shows before the long training.
+    candidates = detector_candidates(cfg)
+    fit_h, calib_h = training_points(
+        inter, split, stride=cfg.window, first=cfg.min_profile + 1, seed=seed
+    )
+    cache = _WindowCache(sig, {"fit": fit_h, "calib": calib_h, "valid": valid_h})
+    windows, window_report = [], []
+    for w in window_kinds(cfg) if candidates else []:
+        n_fit = int(cache.get(w, False, "fit")[1].sum())
+        n_calib = int(cache.get(w, False, "calib")[1].sum())
+        n_valid = int(cache.get(w, False, "valid")[1].sum())
+        ok = n_fit >= cfg.min_fit_windows and n_calib >= cfg.min_calib_windows
+        window_report.append({**w.to_dict(), "fit_windows": n_fit, "calib_windows": n_calib,
+                              "valid_points_with_window": n_valid, "used": ok})  # fmt: skip
+        if ok:
+            windows.append(w)
+        else:
+            dropped.append(
+                f"{w.kind} windows: {n_fit} fit and {n_calib} calibration windows (need "
+                f"{cfg.min_fit_windows} and {cfg.min_calib_windows}; lower --min-profile or "
+                f"--window, or log more)"
+            )
+    if candidates and not windows:
+        dropped.append("the behaviour detector: no window kind has enough data; every user "
+                       "gets the calm (best fixed) blend")  # fmt: skip
+    elif not candidates:
+        dropped.append("the behaviour detector: --detector none")
+    for line in dropped:
+        log(f"  dropped {line}")
+    progress.done("plan", f"behaviour windows: {window_report}")
+
+    model, long_term_info = train_long_term(
+        train_seqs, inter.n_items, cfg.long_term, seed, valid=(seen, targets),
+        exclude_seen=True, log=log,
+    )  # fmt: skip
+    progress.done(
+        "long_term",
+        f"trained {cfg.long_term.kind}: best validation NDCG@10 "
+        f"{long_term_info.get('best_valid_ndcg@10')} at epoch {long_term_info.get('best_epoch')}",
+    )
+
+    item_counts = np.bincount(np.concatenate(train_seqs), minlength=inter.n_items + 1)
+    transitions = ItemTransitions(last=cfg.short_term_last).fit(train_seqs, inter.n_items)
+    at = np.array([h.now for h in valid_h])
+    trend_ndcg = {
+        d: float(ndcg_per_point(Trending(inter.item, inter.time, inter.n_items, d).scores(at),
+                                targets, seen, cfg.k).mean())
+        for d in cfg.trending_days
+    }  # fmt: skip
+    trending_days = max(trend_ndcg, key=trend_ndcg.get)
+    short_ndcg = {}
+    if cfg.short_term in ("auto", "transitions"):
+        short_ndcg["transitions"] = float(
+            ndcg_per_point(transitions.scores(seen), targets, seen, cfg.k).mean()
+        )
+    if cfg.short_term in ("auto", "sasrec_last"):
+        last = next_item_probs(model, seen, cfg.short_term_last)
+        short_ndcg["sasrec_last"] = float(ndcg_per_point(last, targets, seen, cfg.k).mean())
+    short_term = max(short_ndcg, key=short_ndcg.get)
+    sources = SourceSet(
+        model=model,
+        model_config=cfg.long_term,
+        transitions=transitions,
+        trending=Trending(inter.item, inter.time, inter.n_items, trending_days),
+        short_term=short_term,
+        shares=sig.shares if sig.n_categories else np.zeros((inter.n_items + 1, 0)),
+        item_counts=item_counts.astype(np.float64),
+        short_term_last=cfg.short_term_last,
+        emerging_recent=cfg.window,
+        emerging_min_profile=cfg.min_profile,
+    )
+    probs = sources.probs(valid_h)
+    fixed, fixed_val = tune_fixed(probs, targets, seen, cfg.k, cfg.grid_step)
+    names = sources.names
+    progress.done(
+        "sources",
+        f"sources {list(names)}; trending window (days: validation NDCG@{cfg.k}) {trend_ndcg} -> "
+        f"{trending_days}; short-term {short_ndcg} -> {short_term}; best fixed blend "
+        f"{dict(zip(names, fixed.round(2).tolist(), strict=True))} ({fixed_val:.4f})",
+    )
+
+    detector, detector_info = _choose_detector(
+        candidates, windows, cache, probs, targets, seen, fixed, cfg, seed, log
+    )
+    anomaly = (
+        detector.score(valid_h)
+        if detector
+        else {"calibrated": np.zeros(len(valid_h)), "has_window": np.zeros(len(valid_h), bool)}
+    )
+    c = anomaly["calibrated"]
+    shifted, rule_val = tune_rule(probs, targets, seen, c, fixed, cfg.k, cfg.grid_step)
+    progress.done(
+        "detector",
+        f"behaviour detector {detector.describe() if detector else None}; rule on validation "
+        f"{rule_val:.4f} (fixed {fixed_val:.4f})",
+    )
+
+    # Controls: the same rule driven by recency, and the learned gates with / without the score.
+    # Calibrated "the same way" as the detector: on held-out normal training points.
+    basis = next((h for h in (calib_h, fit_h, valid_h) if len(h) >= 2), valid_h)
+    recency_cal = ScoreCalibrator.fit(recency_days(basis), cfg.quantile)
+    c_recency = recency_cal.transform(recency_days(valid_h))
+    rec_shifted, rec_val = tune_rule(probs, targets, seen, c_recency, fixed, cfg.k, cfg.grid_step)
+    gate = gate_plain = None
+    gate_info: dict = {"fitted": False}
+    if len(valid_h) >= cfg.min_gate_points:
+        X = gate_features(valid_h, c, sources.shares, cfg.window)
+        gate, l2 = fit_gate(X, probs, targets, seen, valid.user, names, fixed, cfg.k,
+                            cfg.gate_epochs, seed)  # fmt: skip
+        gate_plain, l2_plain = fit_gate(X[:, 1:], probs, targets, seen, valid.user, names, fixed,
+                                        cfg.k, cfg.gate_epochs, seed)  # fmt: skip
+        gate_val = ndcg_per_point(mixed(probs, gate.weights(X)), targets, seen, cfg.k).mean()
+        gate_info = {"fitted": True, "l2": l2, "l2_no_score": l2_plain,
+                     "validation_ndcg_in_sample": float(gate_val)}  # fmt: skip
+    else:
+        dropped.append(f"the learned gate: {len(valid_h)} validation targets (need "
+                       f"{cfg.min_gate_points})")  # fmt: skip
+    served = cfg.served if (cfg.served != "gate" or gate is not None) else "rule"
+    blends = Blends(
+        names,
+        fixed,
+        BlendRule(names, fixed, shifted),
+        served,
+        gate,
+        gate_plain,
+        BlendRule(names, fixed, rec_shifted),
+        recency_cal,
+    )
+    engine = AnomalyAwareRecommender(inter, sources, blends, detector, sig, cfg.window)
+    progress.done(
+        "blends",
+        f"served blend {served}: rule {blends.rule.named()}; recency control on validation "
+        f"{rec_val:.4f}; gate {gate_info}",
+    )
+    report = {
+        "config": cfg.to_dict(),
+        "seed": seed,
+        "data": inter.report,
+        "split": {
+            "kind": split.name,
+            **split.counts,
+            "valid_targets": len(split.valid),
+            "test_targets": len(split.test),
+            "valid_targets_used": len(valid),
+        },  # fmt: skip
+        "dropped": dropped,
+        "signals": {"categories": len(inter.categories), **sig.meta()},
+        "windows": window_report,
+        "long_term": long_term_info,
+        "sources": {
+            "names": list(names),
+            "trending_days": {"validation_ndcg": trend_ndcg, "chosen": trending_days},
+            "short_term": {"validation_ndcg": short_ndcg, "chosen": short_term},
+        },
+        "detector": detector_info,
+        "validation_ndcg@10": {
+            "best fixed blend": fixed_val,
+            "anomaly-aware rule": rule_val,
+            "recency rule": rec_val,
+            "valid points with a window": int(np.sum(anomaly["has_window"])),
+            "valid points flagged": int((c >= 0.5).sum()),
+        },
+        "blend": {
+            "served": served,
+            "rule": blends.rule.named(),
+            "recency_rule": blends.recency_rule.named(),
+            "gate": gate_info,
+        },  # fmt: skip
+        "seconds": progress.seconds,
+    }
+    return engine, report
+
+
+def _choose_detector(candidates, windows, cache, probs, targets, seen, fixed, cfg, seed, log):
+    """The detector, window, feature block and input form whose anomaly-aware rule ranks the
+    validation targets best (coarse grid); validation targets only."""
+    blocks = {"auto": [False, True], "all": [False], "activity": [True]}[cfg.features]
+    forms = {"auto": [True, False], "steps": [True], "summary": [False]}[cfg.sequence_input]
+    best, trials = None, []
+    for name in candidates:
+        ndim = detector_class(name).input_ndim
+        for base in windows:
+            for activity_only in blocks:
+                window = _with_blocks(base, activity_only)
+                for as_steps in forms if ndim == 3 else [False]:
+                    t0 = time.perf_counter()
+                    X_fit, _ = cache.get(window, as_steps, "fit")
+                    X_cal, _ = cache.get(window, as_steps, "calib")
+                    if ndim == 3 and not as_steps:
+                        X_fit, X_cal = X_fit[:, None, :], X_cal[:, None, :]
+                    det = make_detector(name, random_state=seed)
+                    det.quantile = cfg.quantile
+                    det.fit(X_fit, X_cal)
+                    behaviour = BehaviourDetector(det, window, as_steps, cache.sig)
+                    X_val, have = cache.get(window, as_steps, "valid")
+                    c = np.zeros(len(have))
+                    if have.any():
+                        X_in = X_val[:, None, :] if ndim == 3 and not as_steps else X_val
+                        c[have] = det.calibrated(X_in)
+                    shifted, val = tune_rule(
+                        probs, targets, seen, c, fixed, cfg.k, cfg.detector_grid_step
+                    )
+                    info = {
+                        "name": name, "window": window.to_dict(),
+                        "input": "steps" if as_steps else "summary",
+                        "fit_windows": len(X_fit), "calib_windows": len(X_cal),
+                        "validation_rule_ndcg": round(val, 5),
+                        "valid_flagged": int((c >= 0.5).sum()),
+                        "seconds": round(time.perf_counter() - t0, 1),
+                    }  # fmt: skip
+                    trials.append(info)
+                    log(f"    detector candidate {info}")
+                    if best is None or val > best[1]:
+                        best = (behaviour, val, info)
+    if best is None:
+        return None, {"chosen": None, "trials": trials}
+    return best[0], {"chosen": best[2], "trials": trials}
+
+
+__all__ = ["FitConfig", "Progress", "fit_recommender", "rule_weights"]
