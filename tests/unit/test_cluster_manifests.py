@@ -51,8 +51,8 @@ EXPECTED_MANIFESTS = {
 MANIFEST_PATHS = sorted(CLUSTER_DIR.glob("*.yaml"))
 
 SERVE_IMPORT_PATH = "serve_apps.recommend_app:build_app"
-SERVE_DEPLOYMENTS = {"Ingress", "BehaviorDetector", "Recommender"}
-AUTOSCALED_DEPLOYMENTS = {"BehaviorDetector", "Recommender"}
+SERVE_DEPLOYMENTS = {"Ingress", "Detector", "Recommender"}
+AUTOSCALED_DEPLOYMENTS = {"Detector", "Recommender"}
 DATA_MOUNT = "/data"
 
 # The CRDs are ~1 MB of YAML each: the libyaml loader reads them in well under a second.
