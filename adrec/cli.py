@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from adrec import cli_options as o
 from adrec.bench.cli import bench_app
 
 app = typer.Typer(
@@ -21,32 +22,26 @@ app = typer.Typer(
 app.add_typer(bench_app, name="bench")
 
 Users = Annotated[int, typer.Option(min=10, help="Simulated users.")]
-# Training needs a 7-day window in the fit period (first 50% of days) and another in the
-# calibration period (50-68%): 39 days is the shortest log that has both.
-Days = Annotated[int, typer.Option(min=39, help="Simulated days of logs (>= 39).")]
+Days = Annotated[int, typer.Option(min=14, help="Simulated days of logs.")]
 Workers = Annotated[
     int,
-    typer.Option("--workers", "--num-workers", min=1, help="Ray Train workers (DDP) per model."),
+    typer.Option("--workers", "--num-workers", min=1, help="Ray Train workers (DDP)."),
 ]
 UseGpu = Annotated[bool, typer.Option(help="Give each training worker a GPU.")]
 Address = Annotated[
     str | None,
     typer.Option(help="Ray cluster to join ('auto' in a Ray job); default: start a local one."),
 ]
-Epochs = Annotated[
-    int | None, typer.Option(min=1, help="Epochs of both models (default: 10 LSTM-AE, 20 SASRec).")
-]
+Seed = Annotated[int, typer.Option(help="Seed of the fit (model initialisation, user samples).")]
 
 
-def _train_options(workers: int, use_gpu: bool, epochs: int | None):
-    from adrec.distributed.train import TrainSettings
-    from adrec.distributed.workflow import TrainOptions
+def _fit_config(**kw):
+    from adrec.cli_options import fit_config
 
-    opts = TrainOptions(settings=TrainSettings(num_workers=workers, use_gpu=use_gpu))
-    if epochs:
-        opts.detector["epochs"] = epochs
-        opts.sasrec["epochs"] = epochs
-    return opts
+    try:
+        return fit_config(**kw)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @app.command()
@@ -55,7 +50,8 @@ def demo(
     days: Days = 56,
     workers: Workers = 2,
     use_gpu: UseGpu = False,
-    epochs: Epochs = None,
+    epochs: o.Epochs = None,
+    detector: o.Detector = "auto",
     run_dir: Annotated[
         Path | None, typer.Option(help="Where to write the run (default: runs/demo-<time>).")
     ] = None,
@@ -64,18 +60,23 @@ def demo(
     keep_serving: Annotated[bool, typer.Option(help="Keep the service up after the demo.")] = False,
     address: Address = None,
 ) -> None:
-    """Run the whole path on a local Ray cluster: simulate logs with planted life events, build
-    windows with Ray Data, train the LSTM-AE and SASRec with Ray Train, calibrate, serve the
-    detector -> recommender graph with Ray Serve, and query it over HTTP."""
+    """Run the whole path on a local Ray cluster: simulate logs with planted life events, train
+    (Ray Data ingest, the fit step with Ray Train), serve the Detector -> Recommender graph with
+    Ray Serve, and query it over HTTP for a stable, a shifting and a never-seen user."""
     from adrec.data.simulator import SimulationConfig
-    from jobs.demo import DemoOptions, run_demo
+    from adrec.distributed.demo import DemoOptions, run_demo
+    from adrec.recommender.config import FitConfig
 
-    run_dir = run_dir or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
+    cfg = FitConfig(detector=detector)
+    if epochs:
+        cfg = cfg.with_long_term(max_epochs=epochs)
     run_demo(
         DemoOptions(
-            run_dir=run_dir,
+            run_dir=run_dir or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S"),
             simulation=SimulationConfig(n_users=users, n_days=days, seed=seed),
-            train=_train_options(workers, use_gpu, epochs),
+            fit=cfg,
+            workers=workers,
+            use_gpu=use_gpu,
             port=port,
             address=address,
             keep_serving=keep_serving,
@@ -96,8 +97,8 @@ def simulate(
     shards: Annotated[int, typer.Option(min=1, help="Ray tasks (shards of users).")] = 4,
     address: Address = None,
 ) -> None:
-    """Write simulated behaviour logs (date-partitioned Parquet) with planted life events and
-    their ground truth."""
+    """Write simulated behaviour logs (date-partitioned Parquet in the interaction schema) with
+    planted life events and their ground truth."""
     from adrec.data.simulator import SimulationConfig
     from adrec.distributed.cluster import connect
     from adrec.distributed.simulate import simulate_to_parquet
@@ -111,28 +112,69 @@ def simulate(
 
 @app.command()
 def train(
-    logs: Annotated[Path, typer.Option(help="Data directory with events/ Parquet logs.")],
+    logs: Annotated[
+        Path,
+        typer.Option(help="The interaction log: a file or folder (Parquet, CSV, JSON lines) or "
+                     "a MovieLens folder."),
+    ],
     run_dir: Annotated[
         Path,
-        typer.Option(
-            help="Run directory to write (re-running resumes training from its checkpoints)."
-        ),
+        typer.Option(help="Run directory to write (re-running resumes the sequential model's "
+                     "training from its checkpoint)."),
     ],
+    format: o.Format = "auto",
+    user_col: o.UserCol = "user_id",
+    item_col: o.ItemCol = "item_id",
+    time_col: o.TimeCol = "timestamp",
+    category_col: o.CategoryCol = "category",
+    category_sep: o.CategorySep = None,
+    action_col: o.ActionCol = "action",
+    value_col: o.ValueCol = "value",
+    time_unit: o.TimeUnit = "s",
+    meta: o.Meta = None,
+    model: o.Model = "sasrec",
+    loss: o.Loss = "full",
+    epochs: o.Epochs = None,
+    split: o.Split = "leave_last_out",
+    targets_per_user: o.TargetsPerUser = 5,
+    detector: o.Detector = "auto",
+    windows: o.Windows = "auto",
+    window: o.Window = 10,
+    window_days: o.WindowDays = 7,
+    min_profile: o.MinProfile = 10,
+    features: o.Features = "auto",
+    sequence_input: o.SequenceInput = "auto",
+    served: o.Served = "rule",
+    seed: Seed = 0,
     workers: Workers = 2,
     use_gpu: UseGpu = False,
-    epochs: Epochs = None,
     address: Address = None,
 ) -> None:
-    """Train the behaviour detector and the recommender from Parquet logs into a servable run
-    directory (Ray Data + Ray Train)."""
-    if not (logs / "events").is_dir():
-        raise typer.BadParameter(f"{logs / 'events'} does not exist", param_hint="--logs")
+    """Train the anomaly-aware recommender on any interaction log into a servable run
+    directory: Ray Data reads and validates the log (rejected rows counted by reason), the fit
+    step trains the sequential model with Ray Train and chooses the detector, its windows and
+    the blends on validation targets; test targets are held out for `adrec bench recommend`."""
+    from adrec.cli_options import input_spec
+
+    if not logs.exists():
+        raise typer.BadParameter(f"{logs} does not exist", param_hint="--logs")
+    spec = input_spec(logs, format, user_col, item_col, time_col, category_col, category_sep,
+                      action_col, value_col, time_unit, meta)  # fmt: skip
+    cfg = _fit_config(
+        model=model, loss=loss, epochs=epochs, split=split, targets_per_user=targets_per_user,
+        detector=detector, windows=windows, window=window, window_days=window_days,
+        min_profile=min_profile, features=features, sequence_input=sequence_input, served=served,
+    )  # fmt: skip
     from adrec.distributed.cluster import connect
-    from adrec.distributed.workflow import train_run
+    from adrec.distributed.train_run import train_run
 
     connect(address)
-    metrics = train_run(logs, run_dir, _train_options(workers, use_gpu, epochs))
-    typer.echo(json.dumps(metrics["detector"], indent=2, default=str))
+    try:
+        report = train_run(spec, run_dir, cfg, seed, workers, use_gpu, log=typer.echo)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    summary = {k: report[k] for k in ("validation_ndcg@10", "dropped", "detection") if k in report}
+    typer.echo(json.dumps(summary, indent=2, default=str))
 
 
 @app.command("train-detector")
@@ -219,14 +261,14 @@ def serve(
     address: Address = None,
 ) -> None:
     """Serve a trained run over HTTP (POST /v1/recommend, GET /healthz, /docs) until Ctrl-C."""
-    from adrec.artifacts import RunDir
+    from adrec.recommender.engine import AnomalyAwareRecommender
 
     try:
-        RunDir(run_dir).check()
-    except FileNotFoundError as exc:
+        AnomalyAwareRecommender.load(run_dir)  # a broken run fails here, not in a replica
+    except (FileNotFoundError, ValueError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--run-dir") from None
     from adrec.distributed.cluster import connect
-    from serve_apps.recommend_app import deploy, undeploy
+    from adrec.serving.app import deploy, undeploy
 
     connect(address)
     deploy(run_dir, host=host, port=port)
