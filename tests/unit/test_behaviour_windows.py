@@ -72,7 +72,6 @@ def test_short_histories_have_no_window_and_are_masked():
 
 
 def test_a_shift_in_categories_moves_the_category_block():
-    sig = _signals(n_cat=4)
     items = np.r_[np.full(20, 4), np.full(10, 1)]  # categories 0 then 1 (item % 4)
     times = np.arange(30) * 3600
     h = History(items, times, float(times[-1] + 60))

@@ -46,7 +46,7 @@ def test_no_target_or_later_interaction_reaches_a_history():
                 assert inter.item[e] == t and inter.time[e] == tt
                 assert (inter.time[s:e] <= tt).all()
         # training rows end before each user's first validation target
-        for u, s, e in zip(split.valid.user, split.valid.start, split.valid.end, strict=True):
+        for u, e in zip(split.valid.user, split.valid.end, strict=True):
             assert split.train_end[u] <= e
 
 
