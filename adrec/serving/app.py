@@ -19,6 +19,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from adrec.errors import BadEventsError
+from adrec.serving.http import API_INFO, install_error_handlers
 from adrec.serving.models import ERROR_RESPONSES, RecommendRequest, RecommendResponse
 from adrec.serving.service import RecommendService
 
@@ -47,12 +48,7 @@ class Recommender:
         return self.service.recommend(request, anomaly)
 
 
-api = FastAPI(
-    title="adrec",
-    description="Anomaly-aware recommendations: a user's recent behaviour is scored against "
-    "their own past, and the score moves the blend of long-term and new-direction candidates.",
-    version="2",
-)
+api = install_error_handlers(FastAPI(**API_INFO))
 
 
 def _cause(exc: BaseException) -> BaseException:

@@ -20,15 +20,6 @@ from adrec.recommender.history import histories_at
 from adrec.recommender.run import load_report, save_run
 
 
-@pytest.fixture(scope="module")
-def fitted(tiny_sim, tmp_path_factory):
-    events, _, _ = tiny_sim
-    inter = interactions_from_events(events)
-    engine, report = fit_recommender(inter, tiny_fit_config(), seed=0, log=lambda m: None)
-    root = save_run(engine, report, tmp_path_factory.mktemp("run"))
-    return inter, engine, report, root
-
-
 def _events_of(engine, h) -> RequestEvents:
     actions = [engine.log.action_names[a] for a in h.actions]
     return RequestEvents(engine.log.items.raw_ids(h.items), h.times, actions, h.values)
