@@ -71,7 +71,7 @@ def label_scores(scores: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
     event = dict(
         zip(
             [str(u) for u in truth["user_id"]],
-            pd.to_datetime(truth["event_time"]).astype("int64") // 10**9,
+            pd.to_datetime(truth["event_time"]).astype("datetime64[s]").astype("int64"),
             strict=True,
         )
     )
