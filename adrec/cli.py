@@ -114,13 +114,17 @@ def simulate(
 def train(
     logs: Annotated[
         Path,
-        typer.Option(help="The interaction log: a file or folder (Parquet, CSV, JSON lines) or "
-                     "a MovieLens folder."),
+        typer.Option(
+            help="The interaction log: a file or folder (Parquet, CSV, JSON lines) or "
+            "a MovieLens folder."
+        ),
     ],
     run_dir: Annotated[
         Path,
-        typer.Option(help="Run directory to write (re-running resumes the sequential model's "
-                     "training from its checkpoint)."),
+        typer.Option(
+            help="Run directory to write (re-running resumes the sequential model's "
+            "training from its checkpoint)."
+        ),
     ],
     format: o.Format = "auto",
     user_col: o.UserCol = "user_id",
@@ -155,11 +159,16 @@ def train(
     step trains the sequential model with Ray Train and chooses the detector, its windows and
     the blends on validation targets; test targets are held out for `adrec bench recommend`."""
     from adrec.cli_options import input_spec
+    from adrec.data.readers import plan_input
 
     if not logs.exists():
         raise typer.BadParameter(f"{logs} does not exist", param_hint="--logs")
-    spec = input_spec(logs, format, user_col, item_col, time_col, category_col, category_sep,
-                      action_col, value_col, time_unit, meta)  # fmt: skip
+    try:  # format, files and columns are checked here, before Ray starts
+        spec = input_spec(logs, format, user_col, item_col, time_col, category_col,
+                          category_sep, action_col, value_col, time_unit, meta)  # fmt: skip
+        plan_input(spec)
+    except (ValueError, FileNotFoundError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--logs") from None
     cfg = _fit_config(
         model=model, loss=loss, epochs=epochs, split=split, targets_per_user=targets_per_user,
         detector=detector, windows=windows, window=window, window_days=window_days,
@@ -261,11 +270,11 @@ def serve(
     address: Address = None,
 ) -> None:
     """Serve a trained run over HTTP (POST /v1/recommend, GET /healthz, /docs) until Ctrl-C."""
-    from adrec.recommender.engine import AnomalyAwareRecommender
+    from adrec.recommender.run import check_run_dir
 
     try:
-        AnomalyAwareRecommender.load(run_dir)  # a broken run fails here, not in a replica
-    except (FileNotFoundError, ValueError) as exc:
+        check_run_dir(run_dir)
+    except FileNotFoundError as exc:
         raise typer.BadParameter(str(exc), param_hint="--run-dir") from None
     from adrec.distributed.cluster import connect
     from adrec.serving.app import deploy, undeploy

@@ -139,10 +139,14 @@ def run_demo(opts: DemoOptions) -> dict:
         answers = {
             f"stable user {stable_id}": _post(url, {"user_id": stable_id, "k": opts.k}),
             f"life-event user {shifted_id}": _post(url, {"user_id": shifted_id, "k": opts.k}),
-            "new user (their events sent)": _post(url, {
-                "user_id": "new-user-1", "k": opts.k,
-                "events": new_user_events(run_dir, shifted_id),
-            }),  # fmt: skip
+            "new user (their events sent)": _post(
+                url,
+                {
+                    "user_id": "new-user-1",
+                    "k": opts.k,
+                    "events": new_user_events(run_dir, shifted_id),
+                },
+            ),  # fmt: skip
         }
         print(
             f"  user {shifted_id}: {truth['kind']} on day {int(truth['event_day'])} -> "

@@ -60,6 +60,28 @@ class BlendRule:
         }
 
 
+def rank_items(
+    probs: np.ndarray, weights: np.ndarray, seen: list[np.ndarray], k: int, names=ALL_SOURCES
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Top-k of the blend at each point: (item indices, blended scores, index of the source
+    that contributed most to each). probs [S, n, I + 1] (column 0 padding), weights [n, S];
+    padding and each point's `seen` items are never returned."""
+    for j in range(len(probs)):
+        if not np.isfinite(probs[j]).all():
+            raise ValueError(f"source {names[j]!r} has non-finite scores")
+    out = []
+    for p in range(probs.shape[1]):
+        parts = weights[p][:, None] * probs[:, p]  # [S, I + 1]
+        total = parts.sum(0)
+        total[0] = -np.inf
+        total[np.asarray(seen[p], np.int64)] = -np.inf
+        kk = min(k, int(np.isfinite(total).sum()))
+        top = np.argpartition(-total, kk - 1)[:kk] if kk > 0 else np.zeros(0, np.int64)
+        top = top[np.argsort(-total[top], kind="stable")]
+        out.append((top, total[top], parts[:, top].argmax(0)))
+    return out
+
+
 @dataclass
 class Blends:
     """The served blend (`served`: rule, gate or fixed) and the controls the benchmark

@@ -26,7 +26,7 @@ import numpy as np
 from adrec.data.interactions import Interactions, load_interactions, save_interactions
 from adrec.detectors.behaviour import BehaviourDetector, Signals
 from adrec.errors import BadEventsError
-from adrec.recommender.blend import Blends
+from adrec.recommender.blend import Blends, rank_items
 from adrec.recommender.history import History, history_of
 from adrec.recommender.source_set import SourceSet
 
@@ -189,17 +189,7 @@ class AnomalyAwareRecommender:
     def rank(self, probs: np.ndarray, weights: np.ndarray, histories: list[History], k: int):
         """Top-k (item index, blended score, index of the source that contributed most) per
         history; padding and the history's own items are never recommended."""
-        out = []
-        for p in range(len(histories)):
-            parts = weights[p][:, None] * probs[:, p]  # [S, I + 1]
-            total = parts.sum(0)
-            total[0] = -np.inf
-            total[histories[p].items] = -np.inf
-            kk = min(k, int(np.isfinite(total).sum()))
-            top = np.argpartition(-total, kk - 1)[:kk] if kk > 0 else np.zeros(0, np.int64)
-            top = top[np.argsort(-total[top], kind="stable")]
-            out.append((top, total[top], parts[:, top].argmax(0)))
-        return out
+        return rank_items(probs, weights, [h.items for h in histories], k, self.sources.names)
 
     def recommend(self, histories: list[History], k: int, anomaly: dict | None = None) -> list:
         """The served answer for each history: ranked items (raw ids), the weights, the
@@ -266,13 +256,9 @@ class AnomalyAwareRecommender:
 
     @classmethod
     def load(cls, run_dir: str | Path) -> AnomalyAwareRecommender:
-        root = Path(run_dir)
-        missing = [n for n in ("engine.json", "log", "sources", "blend") if not (root / n).exists()]
-        if missing:
-            raise FileNotFoundError(
-                f"{root} is not a trained run directory (adrec train writes one); it lacks "
-                f"{', '.join(missing)}"
-            )
+        from adrec.recommender.run import check_run_dir
+
+        root = check_run_dir(run_dir)
         meta = json.loads((root / "engine.json").read_text())
         if meta.get("format") != ENGINE_FORMAT:
             raise ValueError(f"{root}: run format {meta.get('format')}, expected {ENGINE_FORMAT}")

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from adrec.recommender.engine import AnomalyAwareRecommender
-
 REPORT = "fit_report.json"
+PARTS = ("engine.json", "log", "sources", "blend")
 
 
 def _json_default(v):
@@ -22,7 +21,20 @@ def _json_default(v):
     return str(v)
 
 
-def save_run(engine: AnomalyAwareRecommender, report: dict, run_dir: str | Path) -> Path:
+def check_run_dir(run_dir: str | Path) -> Path:
+    """A run directory's parts exist (without loading any model: fast, torch-free)."""
+    root = Path(run_dir)
+    missing = [n for n in PARTS if not (root / n).exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"{root} is not a trained run directory (adrec train writes one); it lacks "
+            f"{', '.join(missing)}"
+        )
+    return root
+
+
+def save_run(engine, report: dict, run_dir: str | Path) -> Path:
+    """Save the engine (AnomalyAwareRecommender.save) and the fit report beside it."""
     root = engine.save(run_dir)
     (root / REPORT).write_text(json.dumps(report, indent=2, default=_json_default))
     return root

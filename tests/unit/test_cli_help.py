@@ -150,8 +150,9 @@ def test_train_rejects_a_log_without_files_before_importing_ray(no_ray, tmp_path
 
 
 def test_train_rejects_bad_fit_settings_before_connecting(stub_ray, tmp_path):
-    result, _ = _invoke(["train", "--logs", str(tmp_path), "--run-dir", str(tmp_path / "x"),
-                         "--windows", "weeks"])  # fmt: skip
+    (tmp_path / "log.csv").write_text("user_id,item_id,timestamp\n1,2,3\n")
+    result, _ = _invoke(["train", "--logs", str(tmp_path / "log.csv"), "--run-dir",
+                         str(tmp_path / "x"), "--windows", "weeks"])  # fmt: skip
     assert result.exit_code == 2 and "windows" in result.output
     assert stub_ray == []
 
