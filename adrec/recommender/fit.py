@@ -35,8 +35,8 @@ from adrec.recommender.long_term import fit_long_term, next_item_probs
 from adrec.recommender.source_set import SourceSet
 from adrec.recommender.sources import ItemTransitions, Trending
 from adrec.recommender.tuning import (
+    ValidationRanker,
     fit_gate,
-    mixed,
     ndcg_per_point,
     rule_weights,
     tune_fixed,
@@ -245,7 +245,8 @@ def fit_recommender(
         emerging_min_profile=cfg.min_profile,
     )
     probs = sources.probs(valid_h)
-    fixed, fixed_val = tune_fixed(probs, targets, seen, cfg.k, cfg.grid_step)
+    ranker = ValidationRanker(probs, targets, seen, cfg.k)
+    fixed, fixed_val = tune_fixed(ranker, cfg.grid_step)
     names = sources.names
     progress.done(
         "sources",
@@ -255,7 +256,7 @@ def fit_recommender(
     )
 
     detector, detector_info = _choose_detector(
-        candidates, windows, cache, probs, targets, seen, fixed, cfg, seed, log
+        candidates, windows, cache, ranker, fixed, cfg, seed, log
     )
     anomaly = (
         detector.score(valid_h)
@@ -263,7 +264,7 @@ def fit_recommender(
         else {"calibrated": np.zeros(len(valid_h)), "has_window": np.zeros(len(valid_h), bool)}
     )
     c = anomaly["calibrated"]
-    shifted, rule_val = tune_rule(probs, targets, seen, c, fixed, cfg.k, cfg.grid_step)
+    shifted, rule_val = tune_rule(ranker, c, fixed, cfg.grid_step)
     progress.done(
         "detector",
         f"behaviour detector {detector.describe() if detector else None}; rule on validation "
@@ -275,16 +276,16 @@ def fit_recommender(
     basis = next((h for h in (calib_h, fit_h, valid_h) if len(h) >= 2), valid_h)
     recency_cal = ScoreCalibrator.fit(recency_days(basis), cfg.quantile)
     c_recency = recency_cal.transform(recency_days(valid_h))
-    rec_shifted, rec_val = tune_rule(probs, targets, seen, c_recency, fixed, cfg.k, cfg.grid_step)
+    rec_shifted, rec_val = tune_rule(ranker, c_recency, fixed, cfg.grid_step)
     gate = gate_plain = None
     gate_info: dict = {"fitted": False}
     if len(valid_h) >= cfg.min_gate_points:
         X = gate_features(valid_h, c, sources.shares, cfg.window)
-        gate, l2 = fit_gate(X, probs, targets, seen, valid.user, names, fixed, cfg.k,
-                            cfg.gate_epochs, seed)  # fmt: skip
-        gate_plain, l2_plain = fit_gate(X[:, 1:], probs, targets, seen, valid.user, names, fixed,
-                                        cfg.k, cfg.gate_epochs, seed)  # fmt: skip
-        gate_val = ndcg_per_point(mixed(probs, gate.weights(X)), targets, seen, cfg.k).mean()
+        gate, l2 = fit_gate(X, ranker, valid.user, names, fixed, cfg.gate_epochs, seed)
+        gate_plain, l2_plain = fit_gate(
+            X[:, 1:], ranker, valid.user, names, fixed, cfg.gate_epochs, seed
+        )
+        gate_val = ranker.ndcg(gate.weights(X)).mean()
         gate_info = {"fitted": True, "l2": l2, "l2_no_score": l2_plain,
                      "validation_ndcg_in_sample": float(gate_val)}  # fmt: skip
     else:
@@ -346,7 +347,7 @@ def fit_recommender(
     return engine, report
 
 
-def _choose_detector(candidates, windows, cache, probs, targets, seen, fixed, cfg, seed, log):
+def _choose_detector(candidates, windows, cache, ranker, fixed, cfg, seed, log):
     """The detector, window, feature block and input form whose anomaly-aware rule ranks the
     validation targets best (coarse grid); validation targets only."""
     blocks = {"auto": [False, True], "all": [False], "activity": [True]}[cfg.features]
@@ -372,9 +373,7 @@ def _choose_detector(candidates, windows, cache, probs, targets, seen, fixed, cf
                     if have.any():
                         X_in = X_val[:, None, :] if ndim == 3 and not as_steps else X_val
                         c[have] = det.calibrated(X_in)
-                    shifted, val = tune_rule(
-                        probs, targets, seen, c, fixed, cfg.k, cfg.detector_grid_step
-                    )
+                    shifted, val = tune_rule(ranker, c, fixed, cfg.detector_grid_step)
                     info = {
                         "name": name, "window": window.to_dict(),
                         "input": "steps" if as_steps else "summary",
