@@ -48,8 +48,13 @@ def canonical_ids(values) -> np.ndarray:
     return _canonical_arrow(values).to_numpy(zero_copy_only=False).astype(object)
 
 
+def canonical_ids_arrow(values) -> pa.Array:
+    """canonical_ids as an Arrow string array (what the id maps hash and sort, and what the
+    Ray Data reader ships to the driver)."""
+    return _canonical_arrow(values)
+
+
 def _canonical_arrow(values) -> pa.Array:
-    """canonical_ids as an Arrow string array (what the id maps hash and sort)."""
     s = _as_series(values)
     dtype = s.dtype
     if not s.hasnans:
