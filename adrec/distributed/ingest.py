@@ -17,7 +17,9 @@ reads and validates the rows on the workers:
                 malformed line is counted, not fatal
 
 Every data task asks for DATA_CPUS (a fraction of a CPU): Ray Data tasks that ask for a whole
-CPU wait forever beside training workers on a 2-CPU cluster. Order is preserved
+CPU wait forever beside training workers on a 2-CPU cluster. Files are grouped, in order, into
+two read tasks per cluster CPU (read_tasks), each of which reads and validates its files in one
+fused task. Order is preserved
 (DataContext.execution_options.preserve_order) so that the rows reach the driver in input
 order and ties in time keep it (interactions.TIE_RULE). Each validated batch carries its reject
 counts as extra rows (a `_reason` and a `_count` column), so the counts travel with the data;
@@ -90,6 +92,7 @@ def _dataset(plan: InputPlan) -> ray.data.Dataset:
         encoding=encoding,
         drop_empty_lines=True,
         num_cpus=DATA_CPUS,
+        override_num_blocks=read_tasks(len(plan.files)),
     )
     return lines.map_batches(
         _validate_lines,
@@ -98,6 +101,15 @@ def _dataset(plan: InputPlan) -> ray.data.Dataset:
         batch_size=BATCH_LINES,
         num_cpus=DATA_CPUS,
     )
+
+
+def read_tasks(n_files: int) -> int:
+    """Read tasks for `n_files` files: two per CPU of the cluster, files grouped in order.
+    Ray's default of one task per file, each split in blocks, costs more in task overhead
+    than it parallelises on small files, and the split keeps Ray from fusing the read with
+    the validation into one task."""
+    cpus = int(ray.cluster_resources().get("CPU", 1)) if ray.is_initialized() else 1
+    return max(1, min(n_files, 2 * cpus))
 
 
 def _gather(ds: ray.data.Dataset) -> tuple[list[pd.DataFrame], dict[str, int], int]:
@@ -125,13 +137,12 @@ def canonical_table(canon: pd.DataFrame, counts: dict[str, int]) -> pa.Table:
     """A validated batch as Arrow (ids as canonical strings), followed by one row per
     nonzero reject count."""
     n = len(canon)
+    items = canonical_ids_arrow(canon["item_id"])
     data = {
         "user_id": canonical_ids_arrow(canon["user_id"]),
-        "item_id": canonical_ids_arrow(canon["item_id"]),
+        "item_id": items,
         "timestamp": pa.array(canon["timestamp"].to_numpy(np.int64)),
-        "category": pa.array(
-            canon["category"].to_numpy(dtype=object), pa.list_(pa.string()), from_pandas=True
-        ),
+        "category": _categories_once(items, canon["category"].to_numpy(dtype=object)),
         "action": pa.array(canon["action"].to_numpy(dtype=object), pa.string(), from_pandas=True),
         "value": pa.array(canon["value"].to_numpy(np.float64), pa.float64()),
         "order": pa.array(canon["order"].to_numpy(np.int64)),
@@ -146,6 +157,35 @@ def canonical_table(canon: pd.DataFrame, counts: dict[str, int]) -> pa.Table:
     extra[_REASON] = pa.array([r for r, _ in stats], pa.string())
     extra[_COUNT] = pa.array([c for _, c in stats], pa.int64())
     return pa.concat_tables([table, pa.table(extra, schema=CANONICAL_SCHEMA)])
+
+
+def _categories_once(items: pa.Array, cats: np.ndarray) -> pa.Array:
+    """Categories are item facts that build_interactions unions over an item's rows: ship the
+    union of the batch on each item's first row only (null on the others), which gives the
+    same Interactions for far less data than a list on every row."""
+    n = len(cats)
+    has = ~pd.isna(cats)
+    if not has.any():
+        return pa.nulls(n, pa.list_(pa.string()))
+    codes = pc.dictionary_encode(items).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    rows = np.flatnonzero(has)
+    # one row per (item, list object) first: validation shares one list between equal strings
+    ident = np.fromiter(map(id, cats[rows]), np.int64, len(rows))
+    rows = rows[~pd.DataFrame({"c": codes[rows], "o": ident}).duplicated().to_numpy()]
+    names = pd.Series(cats[rows], index=codes[rows], dtype=object).explode().dropna()
+    pairs = pd.DataFrame({"code": names.index, "name": names.to_numpy(object)})
+    pairs = pairs.drop_duplicates().sort_values("code", kind="stable")
+    code_of_pair = pairs["code"].to_numpy(np.int64)
+    listed, starts = np.unique(code_of_pair, return_index=True)
+    offsets = np.append(starts, len(code_of_pair)).astype(np.int32)
+    lists = pa.ListArray.from_arrays(
+        pa.array(offsets), pa.array(pairs["name"].to_numpy(object), pa.string())
+    )
+    # row r takes list j when r is the first row of the j-th listed item
+    first = np.unique(codes, return_index=True)[1]
+    take = np.full(n, -1, np.int64)
+    take[first[listed]] = np.arange(len(listed))
+    return lists.take(pa.array(take, mask=take < 0))
 
 
 # ---- Parquet -------------------------------------------------------------------------------
@@ -173,6 +213,7 @@ def _parquet(plan: InputPlan) -> ray.data.Dataset:
             include_paths=bool(hive_keys),
             file_extensions=None,
             num_cpus=DATA_CPUS,
+            override_num_blocks=read_tasks(len(fcs)),
         )
         parts.append(
             ds.map_batches(
@@ -267,7 +308,11 @@ class CsvWithMalformed(FileBasedDatasource):
 def _csv(plan: InputPlan) -> ray.data.Dataset:
     columns = list(dict.fromkeys(c for fc in plan.tables for c in fc.read + list(fc.hive)))
     files = {str(fc.file.resolve()): (fc.read, fc.hive) for fc in plan.tables}
-    ds = ray.data.read_datasource(CsvWithMalformed(files, columns), num_cpus=DATA_CPUS)
+    ds = ray.data.read_datasource(
+        CsvWithMalformed(files, columns),
+        num_cpus=DATA_CPUS,
+        override_num_blocks=read_tasks(len(files)),
+    )
     return ds.map_batches(
         _validate_table,
         fn_kwargs={"cols": plan.columns, "root": str(plan.root), "hive_keys": []},

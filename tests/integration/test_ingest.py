@@ -116,3 +116,18 @@ def test_reviews_and_movielens(ray_cluster, tmp_path):
     assert inter.report["rejected"]["malformed_line"] == 2
     inter = _both(InputSpec(ML100K))
     assert (inter.n_events, inter.n_users, inter.n_items) == (100_000, 943, 1682)
+
+
+def test_many_small_files_grouped_into_read_tasks_keep_their_order(ray_cluster, tmp_path):
+    from adrec.distributed.ingest import read_tasks
+
+    n_files = 40
+    assert read_tasks(n_files) < n_files  # several files per task
+    for k in range(n_files):  # every file holds user 1 at the same second: one long tie
+        folder = tmp_path / f"part={k:03d}"
+        folder.mkdir()
+        pq.write_table(pa.table({"user_id": [1, 2], "item_id": [k, k], "timestamp": [DAY, DAY]}),
+                       folder / "f.parquet")  # fmt: skip
+    inter = _both(InputSpec(tmp_path))
+    rows = inter.user == inter.users.index_of(1)
+    assert inter.items.raw_ids(inter.item[rows]) == list(range(n_files))
