@@ -48,8 +48,13 @@ def canonical_ids(values) -> np.ndarray:
     return _canonical_arrow(values).to_numpy(zero_copy_only=False).astype(object)
 
 
+def canonical_ids_arrow(values) -> pa.Array:
+    """canonical_ids as an Arrow string array (what the id maps hash and sort, and what the
+    Ray Data reader ships to the driver)."""
+    return _canonical_arrow(values)
+
+
 def _canonical_arrow(values) -> pa.Array:
-    """canonical_ids as an Arrow string array (what the id maps hash and sort)."""
     s = _as_series(values)
     dtype = s.dtype
     if not s.hasnans:
@@ -59,6 +64,11 @@ def _canonical_arrow(values) -> pa.Array:
             return pa.array(s.to_numpy()).cast(pa.string())
     if pd.api.types.is_float_dtype(dtype):
         return _float_ids(s.to_numpy(np.float64, na_value=np.nan))
+    if isinstance(dtype, pd.StringDtype) and not s.hasnans:  # Arrow-backed: no Python objects
+        arr = pa.array(s.array, pa.string())
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        return pc.utf8_trim_whitespace(arr)
     kind = pd.api.types.infer_dtype(s, skipna=False)
     if kind == "string" and not s.hasnans:
         return pc.utf8_trim_whitespace(pa.array(s.to_numpy(dtype=object), pa.string()))
@@ -332,9 +342,14 @@ def _item_categories(
     A row's categories are None (none), one string, or a list / tuple / array of strings."""
     if cats is None:
         return (), np.zeros((n_items + 1, 0), np.float32)
-    names = pd.Series(cats, index=item, dtype=object).explode()
+    # Rows of an item mostly repeat one list (often the very same object, as validation
+    # shares it between equal strings): keep one row per (item, list object) first.
+    has = ~pd.isna(cats)
+    item, cats = item[has], cats[has]
+    ident = np.fromiter(map(id, cats), np.int64, len(cats))
+    first = pd.DataFrame({"item": item, "obj": ident}).drop_duplicates().index.to_numpy()
+    names = pd.Series(cats[first], index=item[first], dtype=object).explode()
     pairs = pd.DataFrame({"item": names.index.to_numpy(np.int64), "name": names.to_numpy(object)})
-    # Most rows repeat their item's categories: deduplicate before the string work.
     pairs = pairs[pairs["name"].notna()].drop_duplicates()
     pairs["name"] = pairs["name"].astype(str).str.strip()
     pairs = pairs[pairs["name"] != ""].drop_duplicates()
