@@ -347,3 +347,10 @@ def test_review_batches_parse_the_same_fast_or_line_by_line():
     )  # fmt: skip
     for col in ("user_id", "item_id", "timestamp", "value"):
         assert a[col].tolist() == b[col].tolist()
+
+
+def test_an_unreadable_file_fails_naming_it(tmp_path):
+    pq.write_table(_events([1], [1], [DAY]), tmp_path / "a.parquet")
+    (tmp_path / "b.parquet").write_bytes(b"not parquet")
+    with pytest.raises(ValueError, match=r"b\.parquet: not a readable Parquet file"):
+        read_interactions(InputSpec(tmp_path), log=lambda _: None)
