@@ -17,6 +17,10 @@ the union of the categories the log gives it.
 Tie rule: a user's interactions are ordered by timestamp; interactions with equal timestamps
 keep the order of the input (files in path order, rows in file order), recorded as the
 `order` column by the readers. The same input therefore always gives the same sequences.
+
+Readers (adrec.data.readers; adrec.distributed.ingest with Ray Data) turn a log into this
+schema through adrec.data.validate, which lists the reasons a row is rejected; every rejected
+row is counted in Interactions.report (rows_in = rows_used + sum of rejected).
 """
 
 from __future__ import annotations

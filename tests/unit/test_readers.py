@@ -297,3 +297,60 @@ def test_format_detection_and_spec_errors(tmp_path):
     with pytest.raises(ValueError, match="no valid interaction among 1 rows"):
         (tmp_path / "bad.csv").write_text("user_id,item_id,timestamp\n1,2,never\n")
         read_interactions(InputSpec(tmp_path / "bad.csv"), log=lambda _: None)
+
+
+def test_pandas_categoricals_and_date_columns_in_parquet(tmp_path):
+    import datetime as dt
+
+    df = pd.DataFrame(
+        {
+            "user_id": pd.Categorical(["a", " ", "a"]),
+            "item_id": [1, 2, 3],
+            "timestamp": [dt.date(2014, 3, 5)] * 3,
+            "category": pd.Categorical(["x", "y", None]),
+        }
+    )
+    pq.write_table(pa.Table.from_pandas(df), tmp_path / "cat.parquet")
+    inter = _read(tmp_path / "cat.parquet")
+    _rejected(inter, missing_user=1)
+    assert inter.time.tolist() == [DAY, DAY] and inter.categories == ("x",)
+
+
+def test_review_batches_parse_the_same_fast_or_line_by_line():
+    from adrec.data.readers import reviews
+    from adrec.data.validate import validate_batch
+
+    rng = np.random.default_rng(0)
+    good = [
+        _review(
+            f"A{rng.integers(9)}",
+            f"{rng.integers(30):04d}",
+            overall=int(rng.integers(1, 6)),
+            unixReviewTime=DAY + int(rng.integers(100)),
+        )  # fmt: skip
+        for _ in range(6000)
+    ]
+    lines = good[:1000] + ["{broken", '{"a": 1} {"b": 2}'] + good[1000:4000] + ["7"] + good[4000:]
+    fast, bad = reviews.parse_review_lines(lines)
+    fields, slow_bad = reviews._parse_slow(lines)
+    names = ["user_id", "item_id", "unix", "dates", "value"]
+    slow = pd.DataFrame(dict(zip(names, fields, strict=True)))
+    assert bad == slow_bad == 3 and len(fast) == len(slow) == 6000
+    a, _ = validate_batch(fast, Columns(), 0)
+    b, _ = validate_batch(
+        pd.DataFrame(
+            {"user_id": slow.user_id, "item_id": slow.item_id, "timestamp": slow.unix,
+             "value": slow.value}
+        ),
+        Columns(),
+        0,
+    )  # fmt: skip
+    for col in ("user_id", "item_id", "timestamp", "value"):
+        assert a[col].tolist() == b[col].tolist()
+
+
+def test_an_unreadable_file_fails_naming_it(tmp_path):
+    pq.write_table(_events([1], [1], [DAY]), tmp_path / "a.parquet")
+    (tmp_path / "b.parquet").write_bytes(b"not parquet")
+    with pytest.raises(ValueError, match=r"b\.parquet: not a readable Parquet file"):
+        read_interactions(InputSpec(tmp_path), log=lambda _: None)

@@ -21,12 +21,15 @@ lines are counted apart (report["meta_malformed"]).
 from __future__ import annotations
 
 import ast
+import io
 import json
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.json as pajson
 
 from adrec.data.interactions import canonical_ids
 from adrec.data.readers.text import iter_lines
@@ -36,14 +39,77 @@ ACTION = "review"
 REVIEW_TIME_FORMAT = "%m %d, %Y"
 
 
+_SLOW_LINES = 2048
+_FIELDS = pa.schema(
+    [
+        ("reviewerID", pa.string()),
+        ("asin", pa.string()),
+        ("unixReviewTime", pa.int64()),
+        ("reviewTime", pa.string()),
+        ("overall", pa.float64()),
+    ]
+)
+
+
 def parse_review_lines(lines: Iterable[str]) -> tuple[pd.DataFrame, int]:
     """Review lines as schema rows (user_id, item_id, timestamp, action, value; unvalidated),
-    and the number of malformed lines. Blank lines are skipped."""
-    users, items, unix, dates, values = [], [], [], [], []
+    and the number of malformed lines. Blank lines are skipped.
+
+    A batch whose every line is a well-typed review (string ids, an integer unixReviewTime, a
+    numeric overall) is parsed by Arrow's JSON reader at once; any other batch line by line
+    with the json module, which gives the same rows and counts a line that does not parse."""
+    lines = [line for line in lines if line.strip()]
+    fields, bad = _parse(lines)
+    users, items, unix, dates, values = fields
+    frame = pd.DataFrame(
+        {
+            "user_id": users,
+            "item_id": items,
+            "timestamp": _review_times(unix, dates),
+            "action": pd.Series(np.full(len(users), ACTION, dtype=object), dtype=object),
+            "value": values,
+        }
+    )
+    return frame, bad
+
+
+def _parse(lines: list[str]) -> tuple[list[pd.Series], int]:
+    """Fast where it can: a batch Arrow cannot read is halved until the halves it cannot read
+    are small enough to parse line by line (malformed lines are usually rare)."""
+    fields = _parse_fast(lines)
+    if fields is not None:
+        return fields, 0
+    if len(lines) <= _SLOW_LINES:
+        return _parse_slow(lines)
+    mid = len(lines) // 2
+    (a, bad_a), (b, bad_b) = _parse(lines[:mid]), _parse(lines[mid:])
+    joined = [pd.concat([x, y], ignore_index=True) for x, y in zip(a, b, strict=True)]
+    return joined, bad_a + bad_b
+
+
+def _parse_fast(lines: list[str]) -> list[pd.Series] | None:
+    """The five fields of every line, or None when Arrow cannot read the batch as exactly
+    one review per line with the expected types."""
+    if not lines:
+        return None
+    options = pajson.ParseOptions(explicit_schema=_FIELDS, unexpected_field_behavior="ignore")
+    try:
+        table = pajson.read_json(io.BytesIO("\n".join(lines).encode()), parse_options=options)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeEncodeError):
+        return None
+    if table.num_rows != len(lines):  # e.g. two objects on one line: not a record per line
+        return None
+    types = {"unixReviewTime": pd.Int64Dtype()}
+    return [
+        table.column(name).to_pandas(types_mapper=lambda t, n=name: types.get(n))
+        for name in _FIELDS.names
+    ]
+
+
+def _parse_slow(lines: list[str]) -> tuple[list[pd.Series], int]:
+    out: list[list] = [[], [], [], [], []]
     bad = 0
     for line in lines:
-        if not line.strip():
-            continue
         try:
             r = json.loads(line)
         except ValueError:
@@ -52,35 +118,24 @@ def parse_review_lines(lines: Iterable[str]) -> tuple[pd.DataFrame, int]:
         if not isinstance(r, dict):
             bad += 1
             continue
-        users.append(r.get("reviewerID"))
-        items.append(r.get("asin"))
-        unix.append(r.get("unixReviewTime"))
-        dates.append(r.get("reviewTime"))
-        values.append(r.get("overall"))
-    frame = pd.DataFrame(
-        {
-            "user_id": pd.Series(users, dtype=object),
-            "item_id": pd.Series(items, dtype=object),
-            "timestamp": _review_times(unix, dates),
-            "action": pd.Series(np.full(len(users), ACTION, dtype=object), dtype=object),
-            "value": pd.Series(values, dtype=object),
-        }
-    )
-    return frame, bad
+        for column, name in zip(out, _FIELDS.names, strict=True):
+            column.append(r.get(name))
+    return [pd.Series(column, dtype=object) for column in out], bad
 
 
-def _review_times(unix: list, dates: list) -> pd.Series:
+def _review_times(unix: pd.Series, dates: pd.Series) -> pd.Series:
     """unixReviewTime where given, else reviewTime "MM DD, YYYY" as unix seconds; a reviewTime
     that does not parse is kept as text (validation rejects it as bad_timestamp)."""
-    times = pd.Series(unix, dtype=object)
-    fallback = times.isna().to_numpy() & pd.Series(dates, dtype=object).notna().to_numpy()
-    if fallback.any():
-        text = pd.Series(dates, dtype=object)[fallback].astype(str).str.strip()
-        parsed = pd.to_datetime(text, format=REVIEW_TIME_FORMAT, errors="coerce")
-        filled = text.to_numpy(dtype=object).copy()
-        ok = parsed.notna().to_numpy()
-        filled[ok] = ((parsed[ok] - pd.Timestamp(0)) // pd.Timedelta(seconds=1)).tolist()
-        times[fallback] = filled
+    fallback = unix.isna().to_numpy() & dates.notna().to_numpy()
+    if not fallback.any():
+        return unix
+    times = unix.astype(object)
+    text = dates[fallback].astype(str).str.strip()
+    parsed = pd.to_datetime(text, format=REVIEW_TIME_FORMAT, errors="coerce")
+    filled = text.to_numpy(dtype=object).copy()
+    ok = parsed.notna().to_numpy()
+    filled[ok] = ((parsed[ok] - pd.Timestamp(0)) // pd.Timedelta(seconds=1)).tolist()
+    times[fallback] = filled
     if pd.api.types.infer_dtype(times, skipna=False) == "integer":
         return times.astype(np.int64)
     return times

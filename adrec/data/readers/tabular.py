@@ -127,7 +127,11 @@ def plan_files(files: list[Path], root: Path, fmt: str, cols: Columns) -> list[F
 
 def to_pandas(table: pa.Table) -> pd.DataFrame:
     """Arrow -> pandas keeping integer columns integral where they hold nulls (a null would
-    turn int64 into float64 and round ids above 2**53)."""
+    turn int64 into float64 and round ids above 2**53), and dictionary-encoded columns (pandas
+    categoricals written to Parquet) as their plain values."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_dictionary(f.type):
+            table = table.set_column(i, f.name, table.column(i).cast(f.type.value_type))
     return table.to_pandas(types_mapper=_NULLABLE_INTS.get)
 
 
