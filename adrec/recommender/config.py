@@ -30,6 +30,10 @@ class FitConfig:
     features: str = "auto"
     sequence_input: str = "auto"
     quantile: float = 0.99  # threshold: this quantile of held-out normal windows' scores
+    # Per user: windows in the first fit_fraction of the user's training interactions fit
+    # the detector, those up to calib_fraction calibrate it (the user's own early normal).
+    fit_fraction: float = 0.5
+    calib_fraction: float = 0.68
     min_fit_windows: int = 50  # fewer: the window kind is dropped (said in the report)
     min_calib_windows: int = 20
     # Sources
@@ -61,6 +65,8 @@ class FitConfig:
             raise ValueError(f"targets_per_user must be >= 1, got {self.targets_per_user}")
         if self.window < 2 or self.window_days < 2 or self.min_profile < 1:
             raise ValueError("window and window_days must be >= 2, min_profile >= 1")
+        if not 0 < self.fit_fraction < self.calib_fraction <= 1:
+            raise ValueError("need 0 < fit_fraction < calib_fraction <= 1")
         if not 0.5 < self.quantile < 1:
             raise ValueError(f"quantile must be in (0.5, 1), got {self.quantile}")
 

@@ -91,20 +91,26 @@ def check_split(split: LogSplit, inter: Interactions) -> None:
 
 
 def training_points(
-    inter: Interactions, split: LogSplit, stride: int, first: int, seed: int, calib_share=0.2
+    inter: Interactions,
+    split: LogSplit,
+    stride: int,
+    first: int,
+    fit_fraction: float = 0.5,
+    calib_fraction: float = 0.68,
 ) -> tuple[list[History], list[History]]:
-    """Histories of the training rows at every `stride`-th interaction (from the `first`),
-    each predicting the next one: normal behaviour of 80% of the users to fit detectors on,
-    and of the other 20% to calibrate them on (held-out users)."""
-    users = np.flatnonzero(split.train_end - split.train_start > first)
-    rng = np.random.default_rng(seed)
-    calib = set(rng.permutation(users)[: int(round(len(users) * calib_share))].tolist())
+    """Each user's own early behaviour as the detector's normal: histories at every
+    `stride`-th training interaction (from the `first`), each predicting the next one; those
+    in the first `fit_fraction` of the user's training rows fit the detector, those up to
+    `calib_fraction` calibrate it (held out, later in time), the rest is left to validation.
+    A per-user cut: every user's normal is their own past, whatever the log's calendar."""
     fit_h, calib_h = [], []
-    for u in users:
+    for u in np.flatnonzero(split.train_end - split.train_start > first):
         a, b = int(split.train_start[u]), int(split.train_end[u])
-        for end in range(a + first, b, stride):
+        fit_end = a + int(fit_fraction * (b - a))
+        calib_end = a + int(calib_fraction * (b - a))
+        for end in range(a + first, calib_end, stride):
             h = history_of(inter, u, a, end, float(inter.time[end]))
-            (calib_h if u in calib else fit_h).append(h)
+            (fit_h if end < fit_end else calib_h).append(h)
     return fit_h, calib_h
 
 
@@ -176,7 +182,7 @@ def fit_recommender(
     # Detector inputs are planned now, so too little data shows before the long training.
     candidates = detector_candidates(cfg)
     fit_h, calib_h = training_points(
-        inter, split, stride=cfg.window, first=cfg.min_profile + 1, seed=seed
+        inter, split, cfg.window, cfg.min_profile + 1, cfg.fit_fraction, cfg.calib_fraction
     )
     cache = _WindowCache(sig, {"fit": fit_h, "calib": calib_h, "valid": valid_h})
     windows, window_report = [], []
