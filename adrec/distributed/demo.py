@@ -48,7 +48,8 @@ def pick_users(run_dir: Path, data_dir: Path) -> tuple[object, object]:
     calm = last[~last["user_id"].astype(str).isin(truth["user_id"].astype(str))]
     stable = calm.sort_values(["calibrated", "user_id"]).iloc[len(calm) // 2]["user_id"]
     shifted = truth.sort_values(["event_day", "user_id"]).iloc[0]["user_id"]
-    return stable, shifted
+    # numpy scalars are not JSON: raw ids go back as the Python int or str they stand for
+    return tuple(v.item() if hasattr(v, "item") else v for v in (stable, shifted))
 
 
 def new_user_events(run_dir: Path, user, n: int = 40) -> list[dict]:
