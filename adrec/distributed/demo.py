@@ -40,14 +40,16 @@ class DemoOptions:
 
 
 def pick_users(run_dir: Path, data_dir: Path) -> tuple[object, object]:
-    """A stable user (no life event, flagged least) and the life-event user whose event is
-    oldest, from the run's batch scores and the simulator's ground truth."""
+    """A typical stable user (no life event; the median calibrated score at their last
+    window) and the life-event user whose event is the most recent (at the end of the log
+    they are in their new life, against a profile of their old one), from the run's batch
+    scores and the simulator's ground truth."""
     truth = ground_truth(data_dir)
     scores = pd.read_parquet(run_dir / "scores.parquet")
     last = scores.sort_values("time").groupby("user_id").tail(1)
     calm = last[~last["user_id"].astype(str).isin(truth["user_id"].astype(str))]
     stable = calm.sort_values(["calibrated", "user_id"]).iloc[len(calm) // 2]["user_id"]
-    shifted = truth.sort_values(["event_day", "user_id"]).iloc[0]["user_id"]
+    shifted = truth.sort_values(["event_day", "user_id"]).iloc[-1]["user_id"]
     # numpy scalars are not JSON: raw ids go back as the Python int or str they stand for
     return tuple(v.item() if hasattr(v, "item") else v for v in (stable, shifted))
 
