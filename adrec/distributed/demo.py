@@ -54,11 +54,11 @@ def pick_users(run_dir: Path, data_dir: Path) -> tuple[object, object]:
     return tuple(v.item() if hasattr(v, "item") else v for v in (stable, shifted))
 
 
-def new_user_events(run_dir: Path, user, n: int = 40) -> list[dict]:
+def new_user_events(run_dir: Path, user, n: int = 200) -> list[dict]:
     """The last n events of `user` from the run's log, as a request's events (raw ids)."""
     from adrec.data.interactions import load_interactions
 
-    log = load_interactions(run_dir / "log")
+    log = load_interactions(Path(run_dir) / "log")
     u = log.users.index_of(user)
     b = log.user_bounds()
     rows = range(max(int(b[u]), int(b[u + 1]) - n), int(b[u + 1]))
@@ -153,7 +153,7 @@ def run_demo(opts: DemoOptions) -> dict:
         }
         print(
             f"  user {shifted_id}: {truth['kind']} on day {int(truth['event_day'])} -> "
-            f"{truth['new_categories']}; the new user sends that user's last 40 events"
+            f"{truth['new_categories']}; the new user sends that user's last 200 events"
         )
         print(side_by_side(answers))
         detection = fit.get("detection") or {}
