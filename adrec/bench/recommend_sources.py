@@ -11,9 +11,9 @@ from adrec.bench.recommend_blends import mean_ndcg
 from adrec.bench.recommend_config import BenchConfig
 from adrec.data.splits import PredictionPoints
 from adrec.recommender.behaviour_features import BehaviourWindow
+from adrec.recommender.long_term import next_item_probs  # noqa: F401 (moved; re-exported)
 from adrec.recommender.models import build_sequence_model
 from adrec.recommender.next_item import loss_function
-from adrec.recommender.sasrec import left_pad
 from adrec.recommender.sequences import training_examples
 from adrec.recommender.sources import (
     ItemTransitions,
@@ -49,16 +49,6 @@ def fit_long_term(train: list[np.ndarray], n_items: int, cfg: BenchConfig, seed:
         ]
         train_one_epoch(model, batches, loss, opt)
     return model.eval()
-
-
-@torch.no_grad()
-def next_item_probs(model, histories: list[np.ndarray], last: int | None = None) -> np.ndarray:
-    """Softmax over the catalogue after each history (or its last `last` items):
-    [n, n_items + 1], padding column 0."""
-    seqs = [np.asarray(h, np.int64)[-(last or len(h)) :] for h in histories]
-    batch = torch.stack([left_pad(s.copy(), model.max_len) for s in seqs])
-    out = torch.cat([torch.softmax(model.full_sort_predict(b), -1) for b in batch.split(512)])
-    return out.double().numpy()
 
 
 def emerging_weights(
