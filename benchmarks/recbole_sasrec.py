@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
 
     curve: list[dict] = []
     load_start = _load()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
 
     class LoggingTrainer(Trainer):
         def _valid_epoch(self, valid_data, show_progress=False):
@@ -218,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     trainer = LoggingTrainer(config, model)
     trainer.fit(train, valid, saved=True, show_progress=False)
     train_seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start  # every thread of this process
     test_result = trainer.evaluate(test, load_best_model=True, show_progress=False)
     best_epoch = max(curve, key=lambda r: r["valid_ndcg@10"])["epoch"] if curve else None
     result = {
@@ -228,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         "best_valid_ndcg@10": float(trainer.best_valid_score),
         "best_epoch": best_epoch,
         "train_seconds": round(train_seconds, 1),
+        "cpu_seconds": round(cpu_seconds, 1),
         "epochs": len(curve),
         "valid_curve": curve,
         "loadavg_start": load_start,
