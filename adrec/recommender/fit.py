@@ -377,44 +377,47 @@ def _choose_detector(candidates, windows, cache, ranker, fixed, cfg, seed, log):
     """The detector, window, feature block and input form, on validation targets only: each
     candidate drives the anomaly-aware rule (coarse grid) and is scored by the validation
     NDCG@k of that rule. The differences between candidates are often within noise, so the
-    one-standard-error rule picks the FIRST candidate in preference order (cheaper detectors,
-    interaction windows, all features first) whose NDCG is within one standard error of the
-    best (the paired difference over validation points), not the noisy maximum."""
+    one-standard-error rule picks the FIRST candidate in preference order (every feature
+    block before activity alone, then cheaper detectors, then interaction windows before day
+    windows, summaries before steps) whose NDCG is within one standard error of the best
+    (the paired difference over validation points), not the noisy maximum."""
     blocks = {"auto": [False, True], "all": [False], "activity": [True]}[cfg.features]
     forms = {"auto": [False, True], "steps": [True], "summary": [False]}[cfg.sequence_input]
+    order = [
+        (_with_blocks(base, activity_only), name, as_steps)
+        for activity_only in blocks
+        for name in candidates
+        for base in windows
+        for as_steps in (forms if detector_class(name).input_ndim == 3 else [False])
+    ]
     runs, trials = [], []
-    for name in candidates:
-        ndim = detector_class(name).input_ndim
-        for base in windows:
-            for activity_only in blocks:
-                window = _with_blocks(base, activity_only)
-                for as_steps in forms if ndim == 3 else [False]:
-                    t0 = time.perf_counter()
-                    X_fit, _ = cache.get(window, as_steps, "fit")
-                    X_cal, _ = cache.get(window, as_steps, "calib")
-                    if ndim == 3 and not as_steps:
-                        X_fit, X_cal = X_fit[:, None, :], X_cal[:, None, :]
-                    det = make_detector(name, random_state=seed)
-                    det.quantile = cfg.quantile
-                    det.fit(X_fit, X_cal)
-                    X_val, have = cache.get(window, as_steps, "valid")
-                    c = np.zeros(len(have))
-                    if have.any():
-                        X_in = X_val[:, None, :] if ndim == 3 and not as_steps else X_val
-                        c[have] = det.calibrated(X_in)
-                    shifted, val = tune_rule(ranker, c, fixed, cfg.detector_grid_step)
-                    per_point = ranker.ndcg(rule_weights(c, fixed, shifted))
-                    info = {
-                        "name": name, "window": window.to_dict(),
-                        "input": "steps" if as_steps else "summary",
-                        "fit_windows": len(X_fit), "calib_windows": len(X_cal),
-                        "validation_rule_ndcg": round(val, 5),
-                        "valid_flagged": int((c >= 0.5).sum()),
-                        "seconds": round(time.perf_counter() - t0, 1),
-                    }  # fmt: skip
-                    trials.append(info)
-                    log(f"    detector candidate {info}")
-                    runs.append((BehaviourDetector(det, window, as_steps, cache.sig), per_point))
+    for window, name, as_steps in order:
+        t0 = time.perf_counter()
+        one_step = detector_class(name).input_ndim == 3 and not as_steps
+        X_fit, _ = cache.get(window, as_steps, "fit")
+        X_cal, _ = cache.get(window, as_steps, "calib")
+        if one_step:  # a sequence detector reading the summary as a one-step sequence
+            X_fit, X_cal = X_fit[:, None, :], X_cal[:, None, :]
+        det = make_detector(name, random_state=seed)
+        det.quantile = cfg.quantile
+        det.fit(X_fit, X_cal)
+        X_val, have = cache.get(window, as_steps, "valid")
+        c = np.zeros(len(have))
+        if have.any():
+            c[have] = det.calibrated(X_val[:, None, :] if one_step else X_val)
+        shifted, val = tune_rule(ranker, c, fixed, cfg.detector_grid_step)
+        info = {
+            "name": name, "window": window.to_dict(),
+            "input": "steps" if as_steps else "summary",
+            "fit_windows": len(X_fit), "calib_windows": len(X_cal),
+            "validation_rule_ndcg": round(val, 5),
+            "valid_flagged": int((c >= 0.5).sum()),
+            "seconds": round(time.perf_counter() - t0, 1),
+        }  # fmt: skip
+        trials.append(info)
+        log(f"    detector candidate {info}")
+        per_point = ranker.ndcg(rule_weights(c, fixed, shifted))
+        runs.append((BehaviourDetector(det, window, as_steps, cache.sig), per_point))
     if not runs:
         return None, {"chosen": None, "trials": trials}
     best = int(np.argmax([p.mean() for _, p in runs]))
