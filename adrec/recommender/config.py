@@ -76,7 +76,7 @@ class FitConfig:
     @classmethod
     def from_dict(cls, d: dict) -> FitConfig:
         d = dict(d)
-        lt = LongTermConfig(**d.pop("long_term", {}))
+        lt = LongTermConfig(**d.pop("long_term", {}))  # JSON keeps every field it saved
         d["trending_days"] = tuple(d.get("trending_days", cls.trending_days))
         return cls(long_term=lt, **d)
 

@@ -354,11 +354,15 @@ def fit_recommender(
 
 
 def _choose_detector(candidates, windows, cache, ranker, fixed, cfg, seed, log):
-    """The detector, window, feature block and input form whose anomaly-aware rule ranks the
-    validation targets best (coarse grid); validation targets only."""
+    """The detector, window, feature block and input form, on validation targets only: each
+    candidate drives the anomaly-aware rule (coarse grid) and is scored by the validation
+    NDCG@k of that rule. The differences between candidates are often within noise, so the
+    one-standard-error rule picks the FIRST candidate in preference order (cheaper detectors,
+    interaction windows, all features first) whose NDCG is within one standard error of the
+    best (the paired difference over validation points), not the noisy maximum."""
     blocks = {"auto": [False, True], "all": [False], "activity": [True]}[cfg.features]
-    forms = {"auto": [True, False], "steps": [True], "summary": [False]}[cfg.sequence_input]
-    best, trials = None, []
+    forms = {"auto": [False, True], "steps": [True], "summary": [False]}[cfg.sequence_input]
+    runs, trials = [], []
     for name in candidates:
         ndim = detector_class(name).input_ndim
         for base in windows:
@@ -373,13 +377,13 @@ def _choose_detector(candidates, windows, cache, ranker, fixed, cfg, seed, log):
                     det = make_detector(name, random_state=seed)
                     det.quantile = cfg.quantile
                     det.fit(X_fit, X_cal)
-                    behaviour = BehaviourDetector(det, window, as_steps, cache.sig)
                     X_val, have = cache.get(window, as_steps, "valid")
                     c = np.zeros(len(have))
                     if have.any():
                         X_in = X_val[:, None, :] if ndim == 3 and not as_steps else X_val
                         c[have] = det.calibrated(X_in)
                     shifted, val = tune_rule(ranker, c, fixed, cfg.detector_grid_step)
+                    per_point = ranker.ndcg(rule_weights(c, fixed, shifted))
                     info = {
                         "name": name, "window": window.to_dict(),
                         "input": "steps" if as_steps else "summary",
@@ -390,11 +394,22 @@ def _choose_detector(candidates, windows, cache, ranker, fixed, cfg, seed, log):
                     }  # fmt: skip
                     trials.append(info)
                     log(f"    detector candidate {info}")
-                    if best is None or val > best[1]:
-                        best = (behaviour, val, info)
-    if best is None:
+                    runs.append((BehaviourDetector(det, window, as_steps, cache.sig), per_point))
+    if not runs:
         return None, {"chosen": None, "trials": trials}
-    return best[0], {"chosen": best[2], "trials": trials}
+    best = int(np.argmax([p.mean() for _, p in runs]))
+    for i, (behaviour, per_point) in enumerate(runs):
+        diff = runs[best][1] - per_point
+        se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
+        if diff.mean() <= se:
+            chosen = {
+                **trials[i],
+                "best_validation_rule_ndcg": trials[best]["validation_rule_ndcg"],
+                "standard_error": round(float(se), 5),
+                "selection": "first candidate within one standard error of the best",
+            }
+            return behaviour, {"chosen": chosen, "trials": trials}
+    raise AssertionError("the best candidate is within one standard error of itself")
 
 
 __all__ = ["FitConfig", "Progress", "fit_recommender", "rule_weights"]

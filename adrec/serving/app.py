@@ -8,8 +8,8 @@ adrec.serving.service, the code a plain process would serve too.
     serve run serve_apps.recommend_app:build_app run_dir=runs/demo
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Serve's class-based FastAPI ingress must see
+# the request model itself, not its name, or the body is taken for a query parameter (422).
 from pathlib import Path
 
 import torch
