@@ -10,7 +10,7 @@ to change, where they cannot (they would otherwise wait for CPUs forever)."""
 
 from __future__ import annotations
 
-import inspect
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,8 +19,8 @@ import pandas as pd
 
 from adrec.detectors.behaviour.scoring import detection_metrics, score_log
 from adrec.distributed.ingest import read_interactions_ray
-from adrec.distributed.long_term import ray_long_term_trainer
-from adrec.distributed.resources import WORKER_CPU_CHOICES, TrainingPlan, plan_training
+from adrec.distributed.recommend_train import fit_long_term_on_ray
+from adrec.distributed.resources import TrainingPlan, plan_training
 from adrec.recommender.config import FitConfig
 from adrec.recommender.fit import fit_recommender
 from adrec.recommender.run import save_run
@@ -46,7 +46,7 @@ def train_run(
     cfg = cfg or FitConfig()
     run_dir = Path(run_dir)
     # Fails here, before any work, when the workers cannot fit beside their data tasks.
-    plan = plan_training(workers, use_gpu, choices=_worker_cpu_choices())
+    plan = plan_training(workers, use_gpu)
     log(f"training plan: {plan.describe()}")
     run_dir.mkdir(parents=True, exist_ok=True)
     log(f"1/4 reading {spec.path} with Ray Data ...")
@@ -78,39 +78,33 @@ def train_run(
     return report
 
 
-def _takes_cpus_per_worker() -> bool:
-    return "cpus_per_worker" in inspect.signature(ray_long_term_trainer).parameters
-
-
-def _worker_cpu_choices() -> tuple[float, ...]:
-    """Fractions of a CPU per worker where the trainer takes them, else a whole CPU."""
-    return WORKER_CPU_CHOICES if _takes_cpus_per_worker() else (1.0,)
-
-
 def _long_term_trainer(plan: TrainingPlan, storage: Path) -> Callable:
-    """The Ray Train trainer of the long-term model, at the plan's CPUs per worker."""
-    kwargs = {"num_workers": plan.workers, "use_gpu": plan.use_gpu, "storage": storage}
-    if _takes_cpus_per_worker():
-        kwargs["cpus_per_worker"] = plan.cpus_per_worker
-    return ray_long_term_trainer(**kwargs)
+    """The Ray Train trainer of the long-term model (ray_long_term_trainer's function, with
+    the fit step's signature) at the plan's workers and CPUs per worker."""
+    return functools.partial(
+        fit_long_term_on_ray, storage=storage, num_workers=plan.workers, use_gpu=plan.use_gpu,
+        cpus_per_worker=plan.cpus_per_worker,
+    )  # fmt: skip
 
 
 def _announced(fit: Callable, run_dir: Path, log: Callable[[str], None]) -> Callable:
-    """`fit` (the long-term trainer) with a line before (a fresh start, or a checkpoint to
-    resume from) and after (from which epoch it resumed, from info["resumed_from_epoch"])."""
+    """`fit` (the long-term trainer) with a line before a fresh start and one after a resumed
+    training: from which epoch (info["resumed_from_epoch"]) and why (a previous run's
+    checkpoint, or a worker failure that Ray Train recovered from)."""
 
     def wrapped(*args, **kwargs):
         storage = run_dir / "ray_train"
         found = sorted(p.parent for p in storage.glob("*/checkpoint_*")) if storage.exists() else []
-        if found:
-            log(f"  a checkpoint of the sequential model exists under {found[-1]}: resuming")
-        else:
+        if not found:  # (the trainer says when it finds one)
             log(f"  training the sequential model from scratch (checkpoints: {storage})")
         model, info = fit(*args, **kwargs)
         start = int(info.get("resumed_from_epoch") or 0)
-        if start:
-            log(f"  resumed the sequential model from its checkpoint: training went on at epoch "
-                f"{start}")  # fmt: skip
+        if start and found:
+            log(f"  resumed the sequential model from the checkpoint of epoch {start} (a "
+                "previous run's)")  # fmt: skip
+        elif start:  # no checkpoint before this run: Ray Train restarted failed workers
+            log(f"  resumed the sequential model from the checkpoint of epoch {start} after a "
+                "worker failure (Ray Train restarted the workers)")  # fmt: skip
         elif found:
             log("  the checkpoint held no finished epoch: the sequential model started over")
         return model, info
