@@ -12,9 +12,10 @@ both CPUs and the data task waited in PENDING_NODE_ASSIGNMENT forever, with no m
 The plan keeps DATA_CPUS free on one node (the largest) and gives each worker the largest
 share of WORKER_CPU_CHOICES (1, 0.5, 0.25) with which all workers fit in what is left, node
 by node. GPU workers also need one GPU each. Logical CPUs are not cores: a worker at 0.5 CPU
-still runs, it only lets Ray schedule the data task beside it. Nodes are the ones up when the
-plan is made: on an autoscaling cluster whose workers are not up yet, set
-ADREC_SKIP_RESOURCE_CHECK=1 (workers then ask for 1 CPU each).
+still runs, it only lets Ray schedule the data task beside it. On an autoscaling cluster the nodes
+are the autoscaler's node groups at their maximum counts (what the cluster can grow to);
+elsewhere the nodes up when the plan is made. ADREC_SKIP_RESOURCE_CHECK=1 skips the check
+(workers then ask for 1 CPU each).
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ class TrainingPlan:
     data_cpus: float = DATA_CPUS
     checked: bool = True
 
+    @property
+    def cpus_needed(self) -> float:
+        return self.workers * self.cpus_per_worker + self.data_cpus
+
     def describe(self) -> str:
         gpu = " and 1 GPU" if self.use_gpu else ""
         if not self.checked:
@@ -63,14 +68,45 @@ class TrainingPlan:
 
 
 def cluster_nodes() -> list[Node]:
-    """The alive nodes of the connected Ray cluster, with their total CPUs and GPUs."""
+    """The nodes the connected Ray cluster can have: on an autoscaling cluster (KubeRay with
+    enableInTreeAutoscaling), every node group at its maximum count, as Ray Train checks its
+    worker group against; otherwise the alive nodes with their total CPUs and GPUs."""
     import ray
 
+    groups = _autoscaling_nodes()
+    if groups:
+        return groups
     return [
         Node(float(n["Resources"].get("CPU", 0)), float(n["Resources"].get("GPU", 0)))
         for n in ray.nodes()
         if n.get("Alive")
     ]
+
+
+def _autoscaling_nodes(cap: int = 256) -> list[Node] | None:
+    """Node groups of the autoscaler's cluster config (None without one). A group without a
+    maximum counts as `cap` nodes."""
+    try:  # the config Ray Train's worker group reads for the same purpose (internal API)
+        from ray._private.state import state
+
+        config = state.get_cluster_config()
+    except Exception:  # noqa: BLE001 - no autoscaler, or another Ray version: alive nodes
+        return None
+    if config is None or not config.node_group_configs:
+        return None
+    nodes = []
+    for group in config.node_group_configs:
+        count = cap if group.max_count < 0 else min(group.max_count, cap)
+        cpus, gpus = group.resources.get("CPU", 0), group.resources.get("GPU", 0)
+        nodes += [Node(float(cpus), float(gpus))] * count
+    return nodes or None
+
+
+def available_cpus() -> float:
+    """CPUs of the connected cluster that nothing holds now."""
+    import ray
+
+    return float(ray.available_resources().get("CPU", 0))
 
 
 def _fits(nodes: list[Node], workers: int, cpus: float, use_gpu: bool, data: float) -> bool:
@@ -144,6 +180,5 @@ def _explain(nodes: list[Node], workers: int, use_gpu: bool, data: float, least:
     )
     return (
         f"{need}; {have}, so training would wait forever for CPUs. To fix: "
-        f"{', or '.join(change)}. (On an autoscaling cluster whose nodes are not up yet, set "
-        f"{SKIP_ENV}=1.)"
+        f"{', or '.join(change)}. ({SKIP_ENV}=1 skips this check.)"
     )

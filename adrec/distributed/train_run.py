@@ -20,7 +20,7 @@ import pandas as pd
 from adrec.detectors.behaviour.scoring import detection_metrics, score_log
 from adrec.distributed.ingest import read_interactions_ray
 from adrec.distributed.recommend_train import fit_long_term_on_ray
-from adrec.distributed.resources import TrainingPlan, plan_training
+from adrec.distributed.resources import TrainingPlan, available_cpus, plan_training
 from adrec.recommender.config import FitConfig
 from adrec.recommender.fit import fit_recommender
 from adrec.recommender.run import save_run
@@ -48,6 +48,11 @@ def train_run(
     # Fails here, before any work, when the workers cannot fit beside their data tasks.
     plan = plan_training(workers, use_gpu)
     log(f"training plan: {plan.describe()}")
+    free = available_cpus()
+    if plan.checked and free < plan.cpus_needed:
+        log(f"  only {free:g} of the cluster's {plan.cluster_cpus:g} CPUs are free now (other "
+            f"jobs or Serve replicas hold the rest): training waits until {plan.cpus_needed:g} "
+            "are; `ray status` shows who holds them")  # fmt: skip
     run_dir.mkdir(parents=True, exist_ok=True)
     log(f"1/4 reading {spec.path} with Ray Data ...")
     inter = read_interactions_ray(spec, log=log)
