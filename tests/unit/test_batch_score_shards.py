@@ -62,11 +62,21 @@ def test_another_log_is_mapped_onto_the_runs_ids_unknown_items_and_actions_left_
     frame = pd.DataFrame(
         {
             "user_id": ["new-a"] * 3 + ["new-b"] * 2,
-            "item_id": [run_log.items.raw[0], "no-such-item", run_log.items.raw[1],
-                        run_log.items.raw[2], run_log.items.raw[0]],  # fmt: skip
+            "item_id": [
+                run_log.items.raw[0],
+                "no-such-item",
+                run_log.items.raw[1],
+                run_log.items.raw[2],
+                run_log.items.raw[0],
+            ],  # fmt: skip
             "timestamp": [10, 20, 30, 40, 50],
-            "action": [run_log.action_names[0], run_log.action_names[-1], "teleport",
-                       run_log.action_names[0], run_log.action_names[-1]],  # fmt: skip
+            "action": [
+                run_log.action_names[0],
+                run_log.action_names[-1],
+                "teleport",
+                run_log.action_names[0],
+                run_log.action_names[-1],
+            ],  # fmt: skip
             "value": [1.0, 2.0, 3.0, 4.0, 5.0],
             "order": np.arange(5),
         }
@@ -87,3 +97,18 @@ def test_the_runs_own_log_mapped_onto_its_ids_is_unchanged(fitted):
     assert dropped == {"unknown_item": 0, "unknown_action": 0}
     np.testing.assert_array_equal(mapped.item, inter.item)
     np.testing.assert_array_equal(mapped.action, inter.action)
+
+
+def test_behaviour_rows_are_the_windows_the_runs_detector_was_fitted_on(fitted, tmp_path):
+    from adrec.distributed.behaviour_rows import normal_rows, save_normal_rows
+
+    _, engine, report, root = fitted
+    window = next(w for w in report["windows"] if w["used"])
+    rows, info = normal_rows(root)
+    assert len(rows) == window["fit_windows"] + window["calib_windows"]
+    assert rows.ndim == 2 and np.isfinite(rows).all()
+    steps, _ = normal_rows(root, steps=True)
+    assert steps.shape[0] == len(rows) and steps.ndim == 3
+    summary = save_normal_rows(root, tmp_path / "rows.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "rows.npy"), rows)
+    assert summary["shape"] == list(rows.shape) and info["form"] == "summary"
