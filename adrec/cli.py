@@ -39,6 +39,15 @@ Address = Annotated[
 Seed = Annotated[int, typer.Option(help="Seed of the fit (model initialisation, user samples).")]
 
 
+def _connect(connect, address: str | None) -> None:
+    """connect() (adrec.distributed.cluster), its errors as one message, not a traceback."""
+    try:
+        connect(address, log=typer.echo)
+    except (ValueError, ConnectionError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
 def _fit_config(**kw):
     from adrec.cli_options import fit_config
 
@@ -110,7 +119,7 @@ def simulate(
     config = SimulationConfig(
         n_users=users, n_days=days, n_items=items, event_fraction=event_fraction, seed=seed
     )
-    connect(address, log=typer.echo)
+    _connect(connect, address)
     typer.echo(json.dumps(simulate_to_parquet(config, out, shards)))
 
 
@@ -179,11 +188,15 @@ def train(
         min_profile=min_profile, features=features, sequence_input=sequence_input, served=served,
     )  # fmt: skip
     from adrec.distributed.cluster import connect
+    from adrec.distributed.resources import ResourcePlanError
     from adrec.distributed.train_run import train_run
 
-    connect(address, log=typer.echo)
+    _connect(connect, address)
     try:
         report = train_run(spec, run_dir, cfg, seed, workers, use_gpu, log=typer.echo)
+    except ResourcePlanError as exc:  # one plain line: job logs show it unwrapped
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     summary = {k: report[k] for k in ("validation_ndcg@10", "dropped", "detection") if k in report}
@@ -248,7 +261,7 @@ def train_detector(
     from adrec.distributed.train_detector import load_rows
     from adrec.distributed.train_detector import train_detector as train_neural
 
-    connect(address, log=typer.echo)
+    _connect(connect, address)
     rows, calib, info = load_rows(data, column, calib_fraction, seed)
     typer.echo(f"rows: {json.dumps(info)}")
     det, metrics = train_neural(
@@ -283,7 +296,7 @@ def serve(
     from adrec.distributed.cluster import connect
     from adrec.serving.app import deploy, undeploy
 
-    connect(address, log=typer.echo)
+    _connect(connect, address)
     deploy(run_dir, host=host, port=port)
     typer.echo(f"serving {run_dir} on http://{host}:{port} (docs: /docs); Ctrl-C to stop")
     try:
@@ -355,7 +368,7 @@ def score(
     from adrec.distributed.batch_score import batch_score
     from adrec.distributed.cluster import connect
 
-    connect(address, log=typer.echo)
+    _connect(connect, address)
     summary = batch_score(run_dir, out, spec, actors=actors, stride=stride, log=typer.echo)
     typer.echo(json.dumps(summary, default=str))
 

@@ -47,7 +47,15 @@ def init_arguments(
     environment: an address (argument or $RAY_ADDRESS) joins, none starts a private local
     cluster with `num_cpus` logical CPUs (default: max(4, the machine's cores))."""
     env = os.environ if env is None else env
+    given = address
     address = address or env.get("RAY_ADDRESS") or None
+    if address and address.startswith(("http://", "https://")):
+        where = "--address" if given else "$RAY_ADDRESS"
+        raise ValueError(
+            f"{where} is {address}, the dashboard / Jobs API, which `ray job submit` takes; a "
+            "program joins the head's GCS address (host:6379, or 'auto' on the head's machine)"
+            + ("" if given else ", so unset RAY_ADDRESS or set it to that")
+        )
     if address and address != "local":
         return "join", {"address": address}
     cpus = num_cpus or max(4, os.cpu_count() or 1)

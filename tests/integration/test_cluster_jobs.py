@@ -3,10 +3,10 @@ started with `ray start --head` (2 CPUs, free ports, its own temp dir), jobs sub
 JobSubmissionClient from this checkout (jobs/runtime_env.yaml: working_dir and excludes), each
 waited for and its artifacts checked. One head for the module; tiny data.
 
-Order matters (the module is one story): simulate -> train with the default worker count ->
-batch score (equal to the in-process scores of the training job) -> a worker failure in
-training recovered from the checkpoint -> a job that cannot fit fails fast -> the Serve config
-deployed with `serve deploy` and queried."""
+Order matters (the module is one story): simulate -> one training job with the default worker
+count, in which a worker failure is injected and recovered from the checkpoint -> batch
+score (equal to the in-process scores of the training job) -> a job that cannot fit fails
+fast -> the Serve config deployed with `serve deploy` and queried."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -80,11 +81,17 @@ def test_the_upload_leaves_out_what_a_checkout_holds_beside_the_code():
         assert not excluded(ROOT / path), path
 
 
-def test_simulate_job_writes_logs_with_their_ground_truth(client, story):
+@pytest.fixture(scope="module")
+def simulate_job(client, story):
     status, logs, _ = run_job(
         client, f"python -m jobs.simulate --out {story['logs']} --users 40 --days 28 "
         "--items 80 --shards 2",
     )  # fmt: skip
+    return status, logs
+
+
+def test_simulate_job_writes_logs_with_their_ground_truth(simulate_job, story):
+    status, logs = simulate_job
     assert status == "SUCCEEDED", logs[-4000:]
     assert "joined the Ray cluster" in logs  # the job's own cluster, not a private one
     summary = json.loads(logs.strip().splitlines()[-1])
@@ -93,11 +100,22 @@ def test_simulate_job_writes_logs_with_their_ground_truth(client, story):
     assert (story["logs"] / "life_events.parquet").exists()
 
 
-def test_train_job_with_the_default_workers_fits_a_two_cpu_head(client, story):
-    status, logs, seconds = run_job(
-        client, f"python -m jobs.train --logs {story['logs']} --run-dir {story['run']} "
-        + " ".join(TINY),
-    )  # fmt: skip
+@pytest.fixture(scope="module")
+def train_job(client, story, simulate_job):
+    """One training job for the module (training is the slow part): the default worker
+    count on the 2-CPU head, with a worker failure injected at the start of epoch 3
+    ($ADREC_FAIL_AT_EPOCH: rank 0 of a run that did not resume fails, after the checkpoints
+    of epochs 1 and 2); (status, logs)."""
+    status, logs, _ = run_job(
+        client,
+        f"python -m jobs.train --logs {story['logs']} --run-dir {story['run']} " + " ".join(TINY),
+        env_vars={"ADREC_FAIL_AT_EPOCH": "3"},
+    )
+    return status, logs
+
+
+def test_train_job_with_the_default_workers_fits_a_two_cpu_head(train_job, story):
+    status, logs = train_job
     assert status == "SUCCEEDED", logs[-6000:]
     # The default 2 workers at half a CPU each leave a CPU to the data task that feeds them.
     assert "training plan: 2 Ray Train worker(s) at 0.5 CPU each" in logs
@@ -108,10 +126,29 @@ def test_train_job_with_the_default_workers_fits_a_two_cpu_head(client, story):
         assert (story["run"] / part).exists(), part
     report = json.loads((story["run"] / "fit_report.json").read_text())
     assert report["training"] == {"workers": 2, "use_gpu": False, "cpus_per_worker": 0.5}
-    story["train_seconds"] = seconds
 
 
-def test_score_job_writes_the_same_scores_as_the_training_job(client, story):
+def test_a_worker_failure_mid_training_resumes_from_the_checkpoint(train_job, story):
+    """FailureConfig(max_failures=1) restarted the workers after the injected failure; they
+    resumed from the last checkpoint, the run finished its epochs, the job says so, and the
+    saved model answers."""
+    status, logs = train_job
+    assert status == "SUCCEEDED", logs[-6000:]
+    line = next((x for x in logs.splitlines() if "after a worker failure" in x), None)
+    assert line is not None, logs[-6000:]
+    epoch = int(line.split("checkpoint of epoch ")[1].split()[0])
+    assert 1 <= epoch <= 2  # the last checkpoint before the failure at epoch 3
+    report = json.loads((story["run"] / "fit_report.json").read_text())
+    assert report["long_term"]["resumed_from_epoch"] == epoch
+    assert report["long_term"]["epochs_run"] == 3
+    from adrec.recommender.engine import AnomalyAwareRecommender
+
+    engine = AnomalyAwareRecommender.load(story["run"])
+    ranked = engine.recommend([engine.stored_history(0)], k=5)
+    assert len(ranked[0]["items"]) == 5
+
+
+def test_score_job_writes_the_same_scores_as_the_training_job(client, story, train_job):
     out = story["root"] / "batch_scores.parquet"
     status, logs, _ = run_job(
         client, f"python -m jobs.score --run-dir {story['run']} --out {out} --actors 2"
@@ -126,44 +163,19 @@ def test_score_job_writes_the_same_scores_as_the_training_job(client, story):
     assert summary["windows"] == len(batch) and summary["detection"]["auroc"] > 0.5
 
 
-def test_a_worker_failure_mid_training_resumes_from_the_checkpoint(client, story):
-    """$ADREC_FAIL_AT_EPOCH makes rank 0 fail at the start of epoch 3 (after the checkpoints
-    of epochs 1 and 2); FailureConfig(max_failures=1) restarts the workers, which resume
-    from the last checkpoint; the run finishes and its model answers."""
-    run = story["root"] / "runs" / "r-failure"
-    status, logs, _ = run_job(
-        client,
-        f"python -m jobs.train --logs {story['logs']} --run-dir {run} " + " ".join(TINY),
-        env_vars={"ADREC_FAIL_AT_EPOCH": "3"},
-    )
-    assert status == "SUCCEEDED", logs[-6000:]
-    assert "after a worker failure" in logs, logs[-6000:]
-    line = next(x for x in logs.splitlines() if "after a worker failure" in x)
-    epoch = int(line.split("checkpoint of epoch ")[1].split()[0])
-    assert 1 <= epoch <= 2  # the last checkpoint before the failure at epoch 3
-    report = json.loads((run / "fit_report.json").read_text())
-    assert report["long_term"]["resumed_from_epoch"] == epoch
-    assert report["long_term"]["epochs_run"] == 3
-    # A working model: the saved run loads and recommends.
-    from adrec.recommender.engine import AnomalyAwareRecommender
-
-    engine = AnomalyAwareRecommender.load(run)
-    ranked = engine.recommend([engine.stored_history(0)], k=5)
-    assert len(ranked[0]["items"]) == 5
-
-
-def test_a_train_job_that_cannot_fit_fails_fast_saying_what_to_change(client, story):
+def test_a_train_job_that_cannot_fit_fails_fast_saying_what_to_change(client, story, simulate_job):
     status, logs, seconds = run_job(
         client, f"python -m jobs.train --logs {story['logs']} --run-dir "
         f"{story['root'] / 'runs' / 'too-big'} --workers 5",
     )  # fmt: skip
     assert status == "FAILED"
+    assert "error: 5 training worker(s) need" in logs
     assert "use --workers 4 or fewer" in logs and "2 CPUs" in logs
     assert "1/4 reading" not in logs  # failed before any work
     assert seconds < 120
 
 
-def test_the_serve_config_deploys_on_the_head_and_answers(head, story):
+def test_the_serve_config_deploys_on_the_head_and_answers(head, story, train_job):
     """serve_apps/recommend.yaml through cluster/serve_config.py (run_dir absolute, a free
     port), `serve deploy` against the head's dashboard, one POST /v1/recommend."""
     port = free_port()
@@ -196,14 +208,17 @@ def test_the_serve_config_deploys_on_the_head_and_answers(head, story):
         assert health["status"] == "ok"
         row = pd.read_parquet(sorted((story["logs"] / "events").rglob("*.parquet"))[-1]).iloc[-1]
         event = {"timestamp": pd.Timestamp(row["timestamp"]).isoformat(),
-                 "item_id": int(row["item_id"]), "category": str(row["category"]),
-                 "action": str(row["action"]), "value": float(row["value"])}  # fmt: skip
+                 "item_id": int(row["item_id"]), "action": str(row["action"]),
+                 "value": float(row["value"])}  # fmt: skip
         body = {"user_id": int(row["user_id"]), "k": 5, "events": [event]}
         request = urllib.request.Request(
             f"{url}/v1/recommend", data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json"},
         )  # fmt: skip
-        answer = json.loads(urllib.request.urlopen(request, timeout=60).read())
+        try:
+            answer = json.loads(urllib.request.urlopen(request, timeout=60).read())
+        except urllib.error.HTTPError as exc:
+            pytest.fail(f"{exc}: {exc.read().decode()[:2000]}")
         assert answer["user_id"] == body["user_id"] and len(answer["items"]) == 5
     finally:
         subprocess.run([*serve, "shutdown", "-y", "--address", head.dashboard_url],

@@ -59,6 +59,8 @@ def stub_ray(monkeypatch):
 
     modules = {name: types.ModuleType(name) for name in RAY_MODULES}
     modules["adrec.distributed.cluster"].connect = record("connect")
+    modules["adrec.distributed.resources"] = types.ModuleType("adrec.distributed.resources")
+    modules["adrec.distributed.resources"].ResourcePlanError = type("E", (ValueError,), {})
     modules["adrec.distributed.train_run"].train_run = record("train_run")
     modules["adrec.distributed.train"].TrainSettings = record("TrainSettings")
     modules["adrec.distributed.simulate"].simulate_to_parquet = record("simulate_to_parquet")

@@ -110,3 +110,11 @@ def test_the_check_can_be_skipped_for_an_autoscaling_cluster():
     plan = plan_training(8, nodes=[Node(0)], env={SKIP_ENV: "1"})
     assert plan.workers == 8 and plan.cpus_per_worker == 1.0 and not plan.checked
     assert "skipped" in plan.describe()
+
+
+@pytest.mark.parametrize(
+    "address, env", [("http://127.0.0.1:8265", {}), (None, {"RAY_ADDRESS": "http://h:8265"})]
+)
+def test_a_dashboard_url_is_refused_with_the_address_to_use(address, env):
+    with pytest.raises(ValueError, match="host:6379"):
+        init_arguments(address, None, env)
