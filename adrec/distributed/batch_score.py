@@ -145,11 +145,14 @@ def _empty_scores() -> pd.DataFrame:
 
 
 class ShardScorer:
-    """A Ray Data actor holding the run's behaviour detector; scores whole shards of users
+    """A Ray Data actor holding the run's behaviour detector (loaded once, from the run
+    directory, with the item category shares of the run's log); scores whole shards of users
     with score_log (user_id in its output: the global user index)."""
 
-    def __init__(self, detector_dir: str, shares: np.ndarray, stride: int):
-        self.detector = BehaviourDetector.load(detector_dir, shares)
+    def __init__(self, run_dir: str, stride: int):
+        root = Path(run_dir)
+        shares = run_signals(load_interactions(root / "log"), root).shares
+        self.detector = BehaviourDetector.load(root / "detector", shares)
         self.stride = stride
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
@@ -162,11 +165,7 @@ class ShardScorer:
 
 
 def score_shards(
-    frames: list[pd.DataFrame],
-    detector_dir: str | Path,
-    shares: np.ndarray,
-    stride: int,
-    actors: int = 2,
+    frames: list[pd.DataFrame], run_dir: str | Path, stride: int, actors: int = 2
 ) -> pd.DataFrame:
     """Score shards (user_shards) on an actor pool of 1 to `actors` ShardScorers; rows in
     shard order, user_id the global user index."""
@@ -178,11 +177,7 @@ def score_shards(
     try:
         ds = ray.data.from_pandas(frames).map_batches(
             ShardScorer,
-            fn_constructor_kwargs={
-                "detector_dir": str(Path(detector_dir).resolve()),
-                "shares": shares,
-                "stride": stride,
-            },
+            fn_constructor_kwargs={"run_dir": str(Path(run_dir).resolve()), "stride": stride},
             batch_size=None,  # a block (one shard, whole users) per call
             batch_format="pandas",
             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, actors)),
@@ -243,7 +238,7 @@ def batch_score(
     frames = user_shards(inter, shards)
     log(f"2/3 scoring {inter.n_users} users in {len(frames)} shards on up to {actors} "
         f"actor(s) holding the run's detector (stride {stride}) ...")  # fmt: skip
-    scores = score_shards(frames, root / "detector", signals.shares, stride, actors)
+    scores = score_shards(frames, root, stride, actors)
     if len(scores):
         scores["user_id"] = inter.users.raw_ids(scores["user_id"].to_numpy(np.int64))
     out = Path(out)

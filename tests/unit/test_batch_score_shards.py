@@ -20,9 +20,7 @@ from adrec.distributed.batch_score import (
 
 
 def _sharded(inter, root, n_shards: int) -> pd.DataFrame:
-    run_log = load_interactions(root / "log")
-    scorer = ShardScorer(str(root / "detector"), run_signals(run_log, root).shares,
-                         run_stride(root))  # fmt: skip
+    scorer = ShardScorer(str(root), run_stride(root))
     parts = [scorer(frame) for frame in user_shards(inter, n_shards)]
     out = pd.concat(parts, ignore_index=True).sort_values("user_id", kind="stable")
     out["user_id"] = inter.users.raw_ids(out["user_id"].to_numpy(np.int64))
@@ -49,8 +47,7 @@ def test_shards_hold_whole_users_about_equal_in_rows(fitted):
 
 def test_a_shard_that_arrives_cut_fails_instead_of_scoring_partial_histories(fitted):
     inter, _, _, root = fitted
-    run_log = load_interactions(root / "log")
-    scorer = ShardScorer(str(root / "detector"), run_signals(run_log, root).shares, 5)
+    scorer = ShardScorer(str(root), 5)
     frame = user_shards(inter, 2)[0]
     with pytest.raises(RuntimeError, match="incomplete"):
         scorer(frame.iloc[: len(frame) // 2])
