@@ -120,6 +120,7 @@ def simulate(
         n_users=users, n_days=days, n_items=items, event_fraction=event_fraction, seed=seed
     )
     _connect(connect, address)
+    typer.echo(f"simulating {users} users over {days} days in {shards} Ray tasks -> {out} ...")
     typer.echo(json.dumps(simulate_to_parquet(config, out, shards)))
 
 
