@@ -86,7 +86,7 @@ class RayHead:
         self.stop()
         raise TimeoutError(f"the head did not answer in {self.start_timeout} s")
 
-    def stop(self, grace: float = 30) -> None:
+    def stop(self, grace: float = 10) -> None:
         """SIGTERM to the head's process group (ray start and every process it started),
         SIGKILL to what is left after `grace` seconds; then the temp dir goes."""
         if self.proc is not None and self.proc.poll() is None:

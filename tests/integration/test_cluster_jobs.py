@@ -5,8 +5,9 @@ waited for and its artifacts checked. One head for the module; tiny data.
 
 Order matters (the module is one story): simulate -> one training job with the default worker
 count, in which a worker failure is injected and recovered from the checkpoint -> batch
-score (equal to the in-process scores of the training job) -> a job that cannot fit fails
-fast -> the Serve config deployed with `serve deploy` and queried."""
+score (equal to the in-process scores of the training job) -> a driver joining by address
+whose workers cannot fit fails fast -> the Serve config deployed with `serve deploy` and
+queried."""
 
 from __future__ import annotations
 
@@ -163,15 +164,25 @@ def test_score_job_writes_the_same_scores_as_the_training_job(client, story, tra
     assert summary["windows"] == len(batch) and summary["detection"]["auroc"] > 0.5
 
 
-def test_a_train_job_that_cannot_fit_fails_fast_saying_what_to_change(client, story, simulate_job):
-    status, logs, seconds = run_job(
-        client, f"python -m jobs.train --logs {story['logs']} --run-dir "
-        f"{story['root'] / 'runs' / 'too-big'} --workers 5",
+def test_training_that_cannot_fit_fails_fast_saying_what_to_change(head, story, simulate_job):
+    """A driver that joins the head by its address (`--address host:port`, here without a
+    job around it) and asks for more workers than 2 CPUs hold beside the data tasks fails
+    before reading anything, naming the --workers that would fit."""
+    t0 = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-m", "jobs.train", "--logs", str(story["logs"]), "--run-dir",
+         str(story["root"] / "runs" / "too-big"), "--workers", "5", "--address",
+         head.gcs_address],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "RAY_AUTH_MODE": "disabled"},
     )  # fmt: skip
-    assert status == "FAILED"
-    assert "error: 5 training worker(s) need" in logs
-    assert "use --workers 4 or fewer" in logs and "2 CPUs" in logs
-    assert "1/4 reading" not in logs  # failed before any work
+    seconds = time.monotonic() - t0
+    assert out.returncode == 2, out.stdout[-3000:] + out.stderr[-3000:]
+    assert f"joined the Ray cluster at {head.gcs_address}" in out.stdout
+    assert "error: 5 training worker(s) need" in out.stderr
+    assert "use --workers 4 or fewer" in out.stderr and "2 CPUs" in out.stderr
+    assert "1/4 reading" not in out.stdout  # failed before any work
+    assert not (story["root"] / "runs" / "too-big").exists()
     assert seconds < 120
 
 
