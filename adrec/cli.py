@@ -30,9 +30,22 @@ Workers = Annotated[
 UseGpu = Annotated[bool, typer.Option(help="Give each training worker a GPU.")]
 Address = Annotated[
     str | None,
-    typer.Option(help="Ray cluster to join ('auto' in a Ray job); default: start a local one."),
+    typer.Option(
+        help="Ray cluster to join: the head's GCS address (host:6379), or 'auto' for the one "
+        "`ray start` started on this machine (a Ray job joins its own cluster: $RAY_ADDRESS). "
+        "Default: start a private local cluster, even when another one runs."
+    ),
 ]
 Seed = Annotated[int, typer.Option(help="Seed of the fit (model initialisation, user samples).")]
+
+
+def _connect(connect, address: str | None) -> None:
+    """connect() (adrec.distributed.cluster), its errors as one message, not a traceback."""
+    try:
+        connect(address, log=typer.echo)
+    except (ValueError, ConnectionError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _fit_config(**kw):
@@ -106,7 +119,8 @@ def simulate(
     config = SimulationConfig(
         n_users=users, n_days=days, n_items=items, event_fraction=event_fraction, seed=seed
     )
-    connect(address)
+    _connect(connect, address)
+    typer.echo(f"simulating {users} users over {days} days in {shards} Ray tasks -> {out} ...")
     typer.echo(json.dumps(simulate_to_parquet(config, out, shards)))
 
 
@@ -175,11 +189,15 @@ def train(
         min_profile=min_profile, features=features, sequence_input=sequence_input, served=served,
     )  # fmt: skip
     from adrec.distributed.cluster import connect
+    from adrec.distributed.resources import ResourcePlanError
     from adrec.distributed.train_run import train_run
 
-    connect(address)
+    _connect(connect, address)
     try:
         report = train_run(spec, run_dir, cfg, seed, workers, use_gpu, log=typer.echo)
+    except ResourcePlanError as exc:  # one plain line: job logs show it unwrapped
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     summary = {k: report[k] for k in ("validation_ndcg@10", "dropped", "detection") if k in report}
@@ -244,7 +262,7 @@ def train_detector(
     from adrec.distributed.train_detector import load_rows
     from adrec.distributed.train_detector import train_detector as train_neural
 
-    connect(address)
+    _connect(connect, address)
     rows, calib, info = load_rows(data, column, calib_fraction, seed)
     typer.echo(f"rows: {json.dumps(info)}")
     det, metrics = train_neural(
@@ -279,7 +297,7 @@ def serve(
     from adrec.distributed.cluster import connect
     from adrec.serving.app import deploy, undeploy
 
-    connect(address)
+    _connect(connect, address)
     deploy(run_dir, host=host, port=port)
     typer.echo(f"serving {run_dir} on http://{host}:{port} (docs: /docs); Ctrl-C to stop")
     try:
@@ -287,6 +305,73 @@ def serve(
             time.sleep(3600)
     except KeyboardInterrupt:
         undeploy()
+
+
+@app.command()
+def score(
+    run_dir: Annotated[Path, typer.Option(help="A trained run directory (its detector scores).")],
+    out: Annotated[Path, typer.Option(help="Parquet file of anomaly scores to write.")],
+    logs: Annotated[
+        Path | None,
+        typer.Option(
+            help="The log to score (file or folder, as for `adrec train`); default: the run's "
+            "own log. Items and actions the run does not know are left out and counted."
+        ),
+    ] = None,
+    format: o.Format = "auto",
+    user_col: o.UserCol = "user_id",
+    item_col: o.ItemCol = "item_id",
+    time_col: o.TimeCol = "timestamp",
+    category_col: o.CategoryCol = "category",
+    category_sep: o.CategorySep = None,
+    action_col: o.ActionCol = "action",
+    value_col: o.ValueCol = "value",
+    time_unit: o.TimeUnit = "s",
+    meta: o.Meta = None,
+    actors: Annotated[
+        int, typer.Option(min=1, help="Most Ray Data actors, each holding the run's detector.")
+    ] = 2,
+    stride: Annotated[
+        int | None,
+        typer.Option(min=1, help="A window every N interactions (default: the run's window)."),
+    ] = None,
+    address: Address = None,
+) -> None:
+    """Batch-score every user's behaviour windows over a whole log with a trained run's
+    detector, on Ray (Ray Data shards of users, an actor pool holding the detector), into a
+    Parquet file of anomaly scores (user_id, time, window_start, score, calibrated, flagged):
+    the dashboard's input. Equal to the scores `adrec train` writes for its own log."""
+    from adrec.recommender.run import check_run_dir
+
+    try:
+        check_run_dir(run_dir)
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--run-dir") from None
+    if not (run_dir / "detector").exists():
+        raise typer.BadParameter(
+            f"{run_dir} has no behaviour detector (trained with --detector none, or its log was "
+            "too short for one): nothing to score",
+            param_hint="--run-dir",
+        )
+    spec = None
+    if logs is not None:
+        from adrec.cli_options import input_spec
+        from adrec.data.readers import plan_input
+
+        if not logs.exists():
+            raise typer.BadParameter(f"{logs} does not exist", param_hint="--logs")
+        try:
+            spec = input_spec(logs, format, user_col, item_col, time_col, category_col,
+                              category_sep, action_col, value_col, time_unit, meta)  # fmt: skip
+            plan_input(spec)
+        except (ValueError, FileNotFoundError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="--logs") from None
+    from adrec.distributed.batch_score import batch_score
+    from adrec.distributed.cluster import connect
+
+    _connect(connect, address)
+    summary = batch_score(run_dir, out, spec, actors=actors, stride=stride, log=typer.echo)
+    typer.echo(json.dumps(summary, default=str))
 
 
 @app.command()

@@ -1,12 +1,10 @@
 """Ray job entrypoint: `python -m jobs.demo --help` (the same options as `adrec demo`)."""
 
-import sys
-
-from adrec.cli import app
+from jobs import run_command
 
 
 def main(argv: list[str] | None = None) -> None:
-    app(["demo", *(sys.argv[1:] if argv is None else argv)])
+    run_command("demo", argv)
 
 
 if __name__ == "__main__":

@@ -26,13 +26,14 @@ RAY_MODULES = (
     "adrec.distributed.train",
     "adrec.distributed.simulate",
     "adrec.distributed.train_detector",
+    "adrec.distributed.batch_score",
     "adrec.serving.app",
     "serve_apps",
     "serve_apps.recommend_app",
     "jobs",
     "jobs.demo",
 )
-COMMANDS = ("demo", "simulate", "train", "serve", "bench", "train-detector", "dashboard")
+COMMANDS = ("demo", "simulate", "train", "score", "serve", "bench", "train-detector", "dashboard")
 
 runner = CliRunner()
 
@@ -58,11 +59,14 @@ def stub_ray(monkeypatch):
 
     modules = {name: types.ModuleType(name) for name in RAY_MODULES}
     modules["adrec.distributed.cluster"].connect = record("connect")
+    modules["adrec.distributed.resources"] = types.ModuleType("adrec.distributed.resources")
+    modules["adrec.distributed.resources"].ResourcePlanError = type("E", (ValueError,), {})
     modules["adrec.distributed.train_run"].train_run = record("train_run")
     modules["adrec.distributed.train"].TrainSettings = record("TrainSettings")
     modules["adrec.distributed.simulate"].simulate_to_parquet = record("simulate_to_parquet")
     modules["adrec.distributed.train_detector"].load_rows = record("load_rows")
     modules["adrec.distributed.train_detector"].train_detector = record("train_detector")
+    modules["adrec.distributed.batch_score"].batch_score = record("batch_score")
     modules["adrec.serving.app"].deploy = record("deploy")
     modules["adrec.serving.app"].undeploy = record("undeploy")
     for name, module in modules.items():
@@ -114,6 +118,7 @@ def test_app_help(no_ray):
             ],
         ),
         ("serve", ["--run-dir", "--port", "--host"]),
+        ("score", ["--run-dir", "--out", "--logs", "--format", "--actors", "--address"]),
         ("train-detector", ["--data", "--out", "--detector", "--params", "--use-gpu"]),
     ],
 )
@@ -168,6 +173,20 @@ def test_serve_checks_before_connecting(stub_ray, tmp_path):
     result, _ = _invoke(["serve", "--run-dir", str(tmp_path / "missing")])
     assert result.exit_code == 2
     assert "--run-dir" in result.output
+    assert stub_ray == []
+
+
+def test_score_checks_the_run_and_the_log_before_connecting(stub_ray, tmp_path):
+    result, _ = _invoke(["score", "--run-dir", str(tmp_path), "--out", str(tmp_path / "s.pq")])
+    assert result.exit_code == 2 and "--run-dir" in result.output
+    for part in ("engine.json", "log", "sources", "blend"):
+        (tmp_path / part).mkdir()
+    result, _ = _invoke(["score", "--run-dir", str(tmp_path), "--out", str(tmp_path / "s.pq")])
+    assert result.exit_code == 2 and "no behaviour detector" in result.output
+    (tmp_path / "detector").mkdir()
+    result, _ = _invoke(["score", "--run-dir", str(tmp_path), "--out", str(tmp_path / "s.pq"),
+                         "--logs", str(tmp_path / "nowhere")])  # fmt: skip
+    assert result.exit_code == 2 and "--logs" in result.output
     assert stub_ray == []
 
 
