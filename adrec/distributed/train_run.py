@@ -10,7 +10,6 @@ to change, where they cannot (they would otherwise wait for CPUs forever)."""
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +18,7 @@ import pandas as pd
 
 from adrec.detectors.behaviour.scoring import detection_metrics, score_log
 from adrec.distributed.ingest import read_interactions_ray
-from adrec.distributed.recommend_train import fit_long_term_on_ray
+from adrec.distributed.long_term import ray_long_term_trainer
 from adrec.distributed.resources import TrainingPlan, available_cpus, plan_training
 from adrec.recommender.config import FitConfig
 from adrec.recommender.fit import fit_recommender
@@ -84,12 +83,8 @@ def train_run(
 
 
 def _long_term_trainer(plan: TrainingPlan, storage: Path) -> Callable:
-    """The Ray Train trainer of the long-term model (ray_long_term_trainer's function, with
-    the fit step's signature) at the plan's workers and CPUs per worker."""
-    return functools.partial(
-        fit_long_term_on_ray, storage=storage, num_workers=plan.workers, use_gpu=plan.use_gpu,
-        cpus_per_worker=plan.cpus_per_worker,
-    )  # fmt: skip
+    """The Ray Train trainer of the long-term model at the plan's workers and CPUs each."""
+    return ray_long_term_trainer(plan.workers, plan.use_gpu, storage, plan.cpus_per_worker)
 
 
 def _announced(fit: Callable, run_dir: Path, log: Callable[[str], None]) -> Callable:
