@@ -30,6 +30,9 @@ order); a batch's counts always hold every reason of REASONS, zeros included:
                             (nor a date value), or is a number that is not finite
     timestamp_out_of_range  before 1970-01-01T00:00:00Z or after 2100-01-01T00:00:00Z
     bad_value               a value that is present but not a finite number ("4 stars", inf)
+With a vocabulary (`Known`: the categories and / or actions a log may use), also:
+    unknown_category        a category name outside Known.categories
+    unknown_action          an action outside Known.actions
 Counted by the readers, outside this module:
     malformed_line          a line that is not a record (a CSV line with the wrong number of
                             fields, a JSON line that does not parse or is not an object, a
@@ -59,8 +62,10 @@ REASONS = (
     "timestamp_out_of_range",
     "bad_value",
 )
+# Reasons that only a vocabulary (Known) can give.
+VOCABULARY_REASONS = ("unknown_category", "unknown_action")
 # Every reason a read can report, in the order reports list them.
-REJECT_REASONS = ("malformed_line", *REASONS, "duplicate")
+REJECT_REASONS = ("malformed_line", *REASONS, *VOCABULARY_REASONS, "duplicate")
 
 MIN_TIME = 0  # 1970-01-01T00:00:00Z
 MAX_TIME = 4_102_444_800  # 2100-01-01T00:00:00Z
@@ -150,22 +155,51 @@ class Columns:
 _ATTRS = ("user", "item", "time", "category", "action", "value")
 
 
+@dataclass(frozen=True)
+class Known:
+    """The vocabulary of a log: the category names and the actions it may use (None: any).
+    A row naming another one is rejected (unknown_category / unknown_action)."""
+
+    categories: frozenset[str] | None = None
+    actions: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("categories", "actions"):
+            v = getattr(self, name)
+            if v is not None:
+                object.__setattr__(self, name, frozenset(str(x).strip() for x in v))
+
+
+# Row reason codes of validate_rows: 0 valid, k the k-th reason of ROW_REASONS.
+ROW_REASONS = REASONS + VOCABULARY_REASONS
+
+
 def empty_counts() -> dict[str, int]:
     return dict.fromkeys(REASONS, 0)
 
 
 def validate_batch(
-    df: pd.DataFrame, cols: Columns, order_start: int, source: str = ""
+    df: pd.DataFrame, cols: Columns, order_start: int, source: str = "", known: Known | None = None
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """The canonical frame of the valid rows of `df` (CANONICAL_COLUMNS, in input order) and
-    the number of rejected rows by reason (every reason of REASONS). See the module docstring
-    for the rules. Raises ValueError naming `source` when a required column is missing."""
+    the number of rejected rows by reason (every reason of REASONS, and of VOCABULARY_REASONS
+    with a vocabulary `known`). See the module docstring for the rules. Raises ValueError
+    naming `source` when a required column is missing."""
+    out, counts, _ = validate_rows(df, cols, order_start, source, known)
+    return out, counts
+
+
+def validate_rows(
+    df: pd.DataFrame, cols: Columns, order_start: int, source: str = "", known: Known | None = None
+) -> tuple[pd.DataFrame, dict[str, int], np.ndarray]:
+    """validate_batch, and each row's reason code (int8: 0 valid, k ROW_REASONS[k - 1]), for
+    readers that write the rejected rows out with their reason."""
     where = cols.resolve(df.columns, source)
     n = len(df)
-    reason = np.zeros(n, np.int8)  # 0: valid; k: REASONS[k - 1]
+    reason = np.zeros(n, np.int8)  # 0: valid; k: ROW_REASONS[k - 1]
 
     def reject(mask: np.ndarray, name: str) -> None:
-        reason[(reason == 0) & mask] = REASONS.index(name) + 1
+        reason[(reason == 0) & mask] = ROW_REASONS.index(name) + 1
 
     user, item, times = df[where["user_id"]], df[where["item_id"]], df[where["timestamp"]]
     reject(_blank(user), "missing_user")
@@ -180,15 +214,28 @@ def validate_batch(
     else:
         value = np.full(n, np.nan)
 
+    action = None
+    if known is not None and known.categories is not None and where["category"] is not None:
+        bad = _unknown_categories(df[where["category"]], cols.category_sep, known.categories)
+        reject(bad, "unknown_category")
+    if known is not None and known.actions is not None and where["action"] is not None:
+        action = parse_actions(df[where["action"]])
+        named = pd.notna(action)
+        unknown = named & ~pd.Series(action, dtype=object).isin(sorted(known.actions)).to_numpy()
+        reject(unknown, "unknown_action")
+
     keep = reason == 0
     k = int(keep.sum())
-    tally = np.bincount(reason, minlength=len(REASONS) + 1)[1:].tolist()
-    counts = dict(zip(REASONS, tally, strict=True))
+    names = ROW_REASONS if known is not None else REASONS
+    tally = np.bincount(reason, minlength=len(ROW_REASONS) + 1)[1 : len(names) + 1].tolist()
+    counts = dict(zip(names, tally, strict=True))
     if where["category"] is not None:
         category = parse_categories(df[where["category"]][keep], cols.category_sep)
     else:
         category = np.full(k, None, dtype=object)
-    if where["action"] is not None:
+    if action is not None:
+        action = action[keep]
+    elif where["action"] is not None:
         action = parse_actions(df[where["action"]][keep])
     else:
         action = np.full(k, None, dtype=object)
@@ -204,7 +251,22 @@ def validate_batch(
         },
         columns=list(CANONICAL_COLUMNS),
     )
-    return out, counts
+    return out, counts, reason
+
+
+def _unknown_categories(s: pd.Series, sep: str | None, names: frozenset[str]) -> np.ndarray:
+    """Rows that name a category outside `names` (each distinct value judged once)."""
+    values = s.to_numpy(dtype=object)
+
+    def unknown(v) -> bool:
+        return any(c not in names for c in _category_list(v, sep) or ())
+
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    except TypeError:  # lists or arrays: not hashable, one row at a time
+        return np.array([unknown(v) for v in values], bool)
+    verdict = np.array([unknown(u) for u in uniques] + [False], bool)
+    return verdict[codes]  # code -1 (null) takes the trailing False
 
 
 def _is_str_dtype(dtype) -> bool:
