@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from adrec import cli_options as o
 from adrec.bench.cli import bench_app
 
 app = typer.Typer(
@@ -21,32 +22,39 @@ app = typer.Typer(
 app.add_typer(bench_app, name="bench")
 
 Users = Annotated[int, typer.Option(min=10, help="Simulated users.")]
-# Training needs a 7-day window in the fit period (first 50% of days) and another in the
-# calibration period (50-68%): 39 days is the shortest log that has both.
-Days = Annotated[int, typer.Option(min=39, help="Simulated days of logs (>= 39).")]
+Days = Annotated[int, typer.Option(min=14, help="Simulated days of logs.")]
 Workers = Annotated[
     int,
-    typer.Option("--workers", "--num-workers", min=1, help="Ray Train workers (DDP) per model."),
+    typer.Option("--workers", "--num-workers", min=1, help="Ray Train workers (DDP)."),
 ]
 UseGpu = Annotated[bool, typer.Option(help="Give each training worker a GPU.")]
 Address = Annotated[
     str | None,
-    typer.Option(help="Ray cluster to join ('auto' in a Ray job); default: start a local one."),
+    typer.Option(
+        help="Ray cluster to join: the head's GCS address (host:6379), or 'auto' for the one "
+        "`ray start` started on this machine (a Ray job joins its own cluster: $RAY_ADDRESS). "
+        "Default: start a private local cluster, even when another one runs."
+    ),
 ]
-Epochs = Annotated[
-    int | None, typer.Option(min=1, help="Epochs of both models (default: 10 LSTM-AE, 20 SASRec).")
-]
+Seed = Annotated[int, typer.Option(help="Seed of the fit (model initialisation, user samples).")]
 
 
-def _train_options(workers: int, use_gpu: bool, epochs: int | None):
-    from adrec.distributed.train import TrainSettings
-    from adrec.distributed.workflow import TrainOptions
+def _connect(connect, address: str | None) -> None:
+    """connect() (adrec.distributed.cluster), its errors as one message, not a traceback."""
+    try:
+        connect(address, log=typer.echo)
+    except (ValueError, ConnectionError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
 
-    opts = TrainOptions(settings=TrainSettings(num_workers=workers, use_gpu=use_gpu))
-    if epochs:
-        opts.detector["epochs"] = epochs
-        opts.sasrec["epochs"] = epochs
-    return opts
+
+def _fit_config(**kw):
+    from adrec.cli_options import fit_config
+
+    try:
+        return fit_config(**kw)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @app.command()
@@ -55,7 +63,8 @@ def demo(
     days: Days = 56,
     workers: Workers = 2,
     use_gpu: UseGpu = False,
-    epochs: Epochs = None,
+    epochs: o.Epochs = None,
+    detector: o.Detector = "auto",
     run_dir: Annotated[
         Path | None, typer.Option(help="Where to write the run (default: runs/demo-<time>).")
     ] = None,
@@ -64,18 +73,23 @@ def demo(
     keep_serving: Annotated[bool, typer.Option(help="Keep the service up after the demo.")] = False,
     address: Address = None,
 ) -> None:
-    """Run the whole path on a local Ray cluster: simulate logs with planted life events, build
-    windows with Ray Data, train the LSTM-AE and SASRec with Ray Train, calibrate, serve the
-    detector -> recommender graph with Ray Serve, and query it over HTTP."""
+    """Run the whole path on a local Ray cluster: simulate logs with planted life events, train
+    (Ray Data ingest, the fit step with Ray Train), serve the Detector -> Recommender graph with
+    Ray Serve, and query it over HTTP for a stable, a shifting and a never-seen user."""
     from adrec.data.simulator import SimulationConfig
-    from jobs.demo import DemoOptions, run_demo
+    from adrec.distributed.demo import DemoOptions, run_demo
+    from adrec.recommender.config import FitConfig
 
-    run_dir = run_dir or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
+    cfg = FitConfig(detector=detector)
+    if epochs:
+        cfg = cfg.with_long_term(max_epochs=epochs)
     run_demo(
         DemoOptions(
-            run_dir=run_dir,
+            run_dir=run_dir or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S"),
             simulation=SimulationConfig(n_users=users, n_days=days, seed=seed),
-            train=_train_options(workers, use_gpu, epochs),
+            fit=cfg,
+            workers=workers,
+            use_gpu=use_gpu,
             port=port,
             address=address,
             keep_serving=keep_serving,
@@ -96,8 +110,8 @@ def simulate(
     shards: Annotated[int, typer.Option(min=1, help="Ray tasks (shards of users).")] = 4,
     address: Address = None,
 ) -> None:
-    """Write simulated behaviour logs (date-partitioned Parquet) with planted life events and
-    their ground truth."""
+    """Write simulated behaviour logs (date-partitioned Parquet in the interaction schema) with
+    planted life events and their ground truth."""
     from adrec.data.simulator import SimulationConfig
     from adrec.distributed.cluster import connect
     from adrec.distributed.simulate import simulate_to_parquet
@@ -105,34 +119,89 @@ def simulate(
     config = SimulationConfig(
         n_users=users, n_days=days, n_items=items, event_fraction=event_fraction, seed=seed
     )
-    connect(address)
+    _connect(connect, address)
+    typer.echo(f"simulating {users} users over {days} days in {shards} Ray tasks -> {out} ...")
     typer.echo(json.dumps(simulate_to_parquet(config, out, shards)))
 
 
 @app.command()
 def train(
-    logs: Annotated[Path, typer.Option(help="Data directory with events/ Parquet logs.")],
+    logs: Annotated[
+        Path,
+        typer.Option(
+            help="The interaction log: a file or folder (Parquet, CSV, JSON lines) or "
+            "a MovieLens folder."
+        ),
+    ],
     run_dir: Annotated[
         Path,
         typer.Option(
-            help="Run directory to write (re-running resumes training from its checkpoints)."
+            help="Run directory to write (re-running resumes the sequential model's "
+            "training from its checkpoint)."
         ),
     ],
+    format: o.Format = "auto",
+    user_col: o.UserCol = "user_id",
+    item_col: o.ItemCol = "item_id",
+    time_col: o.TimeCol = "timestamp",
+    category_col: o.CategoryCol = "category",
+    category_sep: o.CategorySep = None,
+    action_col: o.ActionCol = "action",
+    value_col: o.ValueCol = "value",
+    time_unit: o.TimeUnit = "s",
+    meta: o.Meta = None,
+    model: o.Model = "sasrec",
+    loss: o.Loss = "full",
+    epochs: o.Epochs = None,
+    split: o.Split = "leave_last_out",
+    targets_per_user: o.TargetsPerUser = 5,
+    detector: o.Detector = "auto",
+    windows: o.Windows = "auto",
+    window: o.Window = 10,
+    window_days: o.WindowDays = 7,
+    min_profile: o.MinProfile = 10,
+    features: o.Features = "auto",
+    sequence_input: o.SequenceInput = "auto",
+    served: o.Served = "rule",
+    seed: Seed = 0,
     workers: Workers = 2,
     use_gpu: UseGpu = False,
-    epochs: Epochs = None,
     address: Address = None,
 ) -> None:
-    """Train the behaviour detector and the recommender from Parquet logs into a servable run
-    directory (Ray Data + Ray Train)."""
-    if not (logs / "events").is_dir():
-        raise typer.BadParameter(f"{logs / 'events'} does not exist", param_hint="--logs")
-    from adrec.distributed.cluster import connect
-    from adrec.distributed.workflow import train_run
+    """Train the anomaly-aware recommender on any interaction log into a servable run
+    directory: Ray Data reads and validates the log (rejected rows counted by reason), the fit
+    step trains the sequential model with Ray Train and chooses the detector, its windows and
+    the blends on validation targets; test targets are held out for `adrec bench recommend`."""
+    from adrec.cli_options import input_spec
+    from adrec.data.readers import plan_input
 
-    connect(address)
-    metrics = train_run(logs, run_dir, _train_options(workers, use_gpu, epochs))
-    typer.echo(json.dumps(metrics["detector"], indent=2, default=str))
+    if not logs.exists():
+        raise typer.BadParameter(f"{logs} does not exist", param_hint="--logs")
+    try:  # format, files and columns are checked here, before Ray starts
+        spec = input_spec(logs, format, user_col, item_col, time_col, category_col,
+                          category_sep, action_col, value_col, time_unit, meta)  # fmt: skip
+        plan_input(spec)
+    except (ValueError, FileNotFoundError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--logs") from None
+    cfg = _fit_config(
+        model=model, loss=loss, epochs=epochs, split=split, targets_per_user=targets_per_user,
+        detector=detector, windows=windows, window=window, window_days=window_days,
+        min_profile=min_profile, features=features, sequence_input=sequence_input, served=served,
+    )  # fmt: skip
+    from adrec.distributed.cluster import connect
+    from adrec.distributed.resources import ResourcePlanError
+    from adrec.distributed.train_run import train_run
+
+    _connect(connect, address)
+    try:
+        report = train_run(spec, run_dir, cfg, seed, workers, use_gpu, log=typer.echo)
+    except ResourcePlanError as exc:  # one plain line: job logs show it unwrapped
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    summary = {k: report[k] for k in ("validation_ndcg@10", "dropped", "detection") if k in report}
+    typer.echo(json.dumps(summary, indent=2, default=str))
 
 
 @app.command("train-detector")
@@ -193,7 +262,7 @@ def train_detector(
     from adrec.distributed.train_detector import load_rows
     from adrec.distributed.train_detector import train_detector as train_neural
 
-    connect(address)
+    _connect(connect, address)
     rows, calib, info = load_rows(data, column, calib_fraction, seed)
     typer.echo(f"rows: {json.dumps(info)}")
     det, metrics = train_neural(
@@ -219,16 +288,16 @@ def serve(
     address: Address = None,
 ) -> None:
     """Serve a trained run over HTTP (POST /v1/recommend, GET /healthz, /docs) until Ctrl-C."""
-    from adrec.artifacts import RunDir
+    from adrec.recommender.run import check_run_dir
 
     try:
-        RunDir(run_dir).check()
+        check_run_dir(run_dir)
     except FileNotFoundError as exc:
         raise typer.BadParameter(str(exc), param_hint="--run-dir") from None
     from adrec.distributed.cluster import connect
-    from serve_apps.recommend_app import deploy, undeploy
+    from adrec.serving.app import deploy, undeploy
 
-    connect(address)
+    _connect(connect, address)
     deploy(run_dir, host=host, port=port)
     typer.echo(f"serving {run_dir} on http://{host}:{port} (docs: /docs); Ctrl-C to stop")
     try:
@@ -236,6 +305,73 @@ def serve(
             time.sleep(3600)
     except KeyboardInterrupt:
         undeploy()
+
+
+@app.command()
+def score(
+    run_dir: Annotated[Path, typer.Option(help="A trained run directory (its detector scores).")],
+    out: Annotated[Path, typer.Option(help="Parquet file of anomaly scores to write.")],
+    logs: Annotated[
+        Path | None,
+        typer.Option(
+            help="The log to score (file or folder, as for `adrec train`); default: the run's "
+            "own log. Items and actions the run does not know are left out and counted."
+        ),
+    ] = None,
+    format: o.Format = "auto",
+    user_col: o.UserCol = "user_id",
+    item_col: o.ItemCol = "item_id",
+    time_col: o.TimeCol = "timestamp",
+    category_col: o.CategoryCol = "category",
+    category_sep: o.CategorySep = None,
+    action_col: o.ActionCol = "action",
+    value_col: o.ValueCol = "value",
+    time_unit: o.TimeUnit = "s",
+    meta: o.Meta = None,
+    actors: Annotated[
+        int, typer.Option(min=1, help="Most Ray Data actors, each holding the run's detector.")
+    ] = 2,
+    stride: Annotated[
+        int | None,
+        typer.Option(min=1, help="A window every N interactions (default: the run's window)."),
+    ] = None,
+    address: Address = None,
+) -> None:
+    """Batch-score every user's behaviour windows over a whole log with a trained run's
+    detector, on Ray (Ray Data shards of users, an actor pool holding the detector), into a
+    Parquet file of anomaly scores (user_id, time, window_start, score, calibrated, flagged):
+    the dashboard's input. Equal to the scores `adrec train` writes for its own log."""
+    from adrec.recommender.run import check_run_dir
+
+    try:
+        check_run_dir(run_dir)
+    except FileNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--run-dir") from None
+    if not (run_dir / "detector").exists():
+        raise typer.BadParameter(
+            f"{run_dir} has no behaviour detector (trained with --detector none, or its log was "
+            "too short for one): nothing to score",
+            param_hint="--run-dir",
+        )
+    spec = None
+    if logs is not None:
+        from adrec.cli_options import input_spec
+        from adrec.data.readers import plan_input
+
+        if not logs.exists():
+            raise typer.BadParameter(f"{logs} does not exist", param_hint="--logs")
+        try:
+            spec = input_spec(logs, format, user_col, item_col, time_col, category_col,
+                              category_sep, action_col, value_col, time_unit, meta)  # fmt: skip
+            plan_input(spec)
+        except (ValueError, FileNotFoundError) as exc:
+            raise typer.BadParameter(str(exc), param_hint="--logs") from None
+    from adrec.distributed.batch_score import batch_score
+    from adrec.distributed.cluster import connect
+
+    _connect(connect, address)
+    summary = batch_score(run_dir, out, spec, actors=actors, stride=stride, log=typer.echo)
+    typer.echo(json.dumps(summary, default=str))
 
 
 @app.command()

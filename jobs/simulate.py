@@ -1,15 +1,14 @@
 """Ray job entrypoint: `python -m jobs.simulate --help` (the same options as `adrec simulate`).
 
-ray job submit --working-dir . -- python -m jobs.simulate ... --address auto
+ray job submit --address http://<head>:8265 --working-dir . -- \\
+    python -m jobs.simulate --out /data/logs --users 2000 --days 60
 """
 
-import sys
-
-from adrec.cli import app
+from jobs import run_command
 
 
 def main(argv: list[str] | None = None) -> None:
-    app(["simulate", *(sys.argv[1:] if argv is None else argv)])
+    run_command("simulate", argv)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,14 @@
 """Ray job entrypoint: `python -m jobs.train --help` (the same options as `adrec train`).
 
-ray job submit --working-dir . -- python -m jobs.train ... --address auto
+ray job submit --address http://<head>:8265 --working-dir . -- \\
+    python -m jobs.train --logs /data/logs --run-dir /data/runs/r1
 """
 
-import sys
-
-from adrec.cli import app
+from jobs import run_command
 
 
 def main(argv: list[str] | None = None) -> None:
-    app(["train", *(sys.argv[1:] if argv is None else argv)])
+    run_command("train", argv)
 
 
 if __name__ == "__main__":

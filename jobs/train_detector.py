@@ -1,17 +1,15 @@
 """Ray job entrypoint: `python -m jobs.train_detector --help` (the same options as
 `adrec train-detector`).
 
-ray job submit --working-dir . -- python -m jobs.train_detector --data /data/rows.npy \\
-    --detector vae --out /data/detectors/vae --address auto
+ray job submit --address http://<head>:8265 --working-dir . -- python -m jobs.train_detector \\
+    --data /data/rows.npy --detector vae --out /data/detectors/vae
 """
 
-import sys
-
-from adrec.cli import app
+from jobs import run_command
 
 
 def main(argv: list[str] | None = None) -> None:
-    app(["train-detector", *(sys.argv[1:] if argv is None else argv)])
+    run_command("train-detector", argv)
 
 
 if __name__ == "__main__":

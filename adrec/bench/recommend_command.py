@@ -1,6 +1,7 @@
-"""`adrec bench recommend`: the anomaly-aware blend against fixed blends and learned gates on
-MovieLens (leave-last-out or a global time split, several targets per user), with RecBole's
-SASRec side by side on its own one-target split."""
+"""`adrec bench recommend`: the product's recommender, fitted once per seed by the same fit
+step as `adrec train` (or an existing run with --run-dir), scored on its held-out test targets
+through the saved engine: the anomaly-aware rule against the best fixed blend, the recency
+control and the learned gates, with user-clustered intervals."""
 
 from __future__ import annotations
 
@@ -9,88 +10,85 @@ from typing import Annotated
 
 import typer
 
+from adrec import cli_options as o
+
 
 def recommend(
     data: Annotated[
-        Path, typer.Option(help="A MovieLens folder (ml-100k or ml-1m layout).")
+        Path, typer.Option(help="The interaction log (any format `adrec train` reads).")
     ] = Path("../shared/data/ml-100k"),
-    out_dir: Annotated[Path, typer.Option(help="Where to write the reports.")] = Path(
+    run_dir: Annotated[
+        Path | None,
+        typer.Option(help="Score an existing run directory (adrec train) instead of fitting."),
+    ] = None,
+    out_dir: Annotated[Path, typer.Option(help="Where to write the reports and runs.")] = Path(
         "reports/recommend"
     ),
-    seeds: Annotated[str, typer.Option(help="Comma list of seeds.")] = "0,1,2",
-    split: Annotated[
-        str, typer.Option(help="leave_last_out, or global_time (two global time cuts).")
-    ] = "leave_last_out",
-    targets_per_user: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            help="Test (and validation) targets per user, each predicted from the history "
-            "before it; RecBole's side-by-side run keeps its one-target split.",
-        ),
-    ] = 5,
-    model: Annotated[
-        str, typer.Option(help="Long-term sequential model: sasrec, or gru4rec.")
-    ] = "sasrec",
-    loss: Annotated[
-        str,
-        typer.Option(help="Its training loss: full softmax, or sampled (100 uniform negatives)."),
-    ] = "full",
-    epochs: Annotated[int, typer.Option(min=1, help="Long-term model epochs.")] = 20,
-    detector: Annotated[
-        str, typer.Option(help="Behaviour detector name, or 'auto' (chosen on validation).")
-    ] = "auto",
-    features: Annotated[
-        str, typer.Option(help="Behaviour features: all, activity, or auto (on validation).")
-    ] = "auto",
-    sequence_input: Annotated[
-        str, typer.Option(help="Sequence detectors read: summary, steps, or auto (validation).")
-    ] = "auto",
+    seeds: Annotated[str, typer.Option(help="Comma list of seeds (one run each).")] = "0,1,2",
+    format: o.Format = "auto",
+    user_col: o.UserCol = "user_id",
+    item_col: o.ItemCol = "item_id",
+    time_col: o.TimeCol = "timestamp",
+    category_col: o.CategoryCol = "category",
+    category_sep: o.CategorySep = None,
+    action_col: o.ActionCol = "action",
+    value_col: o.ValueCol = "value",
+    time_unit: o.TimeUnit = "s",
+    meta: o.Meta = None,
+    model: o.Model = "sasrec",
+    loss: o.Loss = "full",
+    epochs: o.Epochs = None,
+    split: o.Split = "leave_last_out",
+    targets_per_user: o.TargetsPerUser = 5,
+    detector: o.Detector = "auto",
+    windows: o.Windows = "auto",
+    window: o.Window = 10,
+    window_days: o.WindowDays = 7,
+    min_profile: o.MinProfile = 10,
+    features: o.Features = "auto",
+    sequence_input: o.SequenceInput = "auto",
+    served: o.Served = "rule",
     trainer: Annotated[
-        str,
-        typer.Option(help="Long-term SASRec: local (in-process) or ray (Ray Train, 2 workers)."),
+        str, typer.Option(help="Sequential model: local (in process) or ray (Ray Train).")
     ] = "local",
     use_gpu: Annotated[bool, typer.Option(help="Ray Train workers on GPUs (with ray).")] = False,
-    recbole: Annotated[bool, typer.Option(help="Run RecBole's SASRec side by side.")] = True,
-    recbole_epochs: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            help="Most RecBole epochs, early stopping on validation (about 2-3 minutes each on "
-            "2 cores; its validation NDCG@10 peaked at epoch 12 of 15 on ml-100k).",
-        ),
-    ] = 15,
     threads: Annotated[int, typer.Option(min=1, help="torch threads.")] = 1,
-    quick: Annotated[bool, typer.Option(help="Smoke run: 2 epochs, seed 0, no RecBole.")] = False,
+    bootstrap: Annotated[int, typer.Option(min=100, help="Bootstrap resamples.")] = 2000,
+    quick: Annotated[bool, typer.Option(help="Smoke run: 2 epochs, seed 0.")] = False,
 ) -> None:
     """Run the comparison; print the Markdown report and write Markdown + JSON."""
-    from adrec.bench.recommend import BenchConfig, run_movielens
-    from adrec.bench.recommend_report import markdown, write_report
+    import torch
 
+    from adrec.bench.recommend import evaluate_run, run_bench
+    from adrec.bench.recommend_report import markdown, write_report
+    from adrec.cli_options import fit_config, input_spec
+
+    torch.set_num_threads(threads)
+    echo = lambda m: typer.echo(m, err=True)  # noqa: E731
     try:
-        seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
-    except ValueError:
-        raise typer.BadParameter(f"seeds must be integers, got {seeds!r}") from None
-    if not data.exists():
-        raise typer.BadParameter(f"no data folder {data}")
-    try:
-        cfg = BenchConfig(
-            epochs=2 if quick else epochs,
-            seeds=(seed_list[0],) if quick else seed_list,
-            detector=detector,
-            features=features,
-            sequence_input=sequence_input,
-            split=split,
-            targets_per_user=targets_per_user,
-            sequence_model=model,
-            loss=loss,
-            trainer=trainer,
-            use_gpu=use_gpu,
-        )
-        report = run_movielens(
-            data, cfg, threads=threads, with_recbole=recbole and not quick, out_dir=out_dir,
-            log=lambda m: typer.echo(m, err=True), recbole_epochs=recbole_epochs,
-        )  # fmt: skip
+        if run_dir is not None:
+            report = evaluate_run(run_dir, bootstrap, log=echo)
+        else:
+            seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
+            if not data.exists():
+                raise typer.BadParameter(f"no log at {data}", param_hint="--data")
+            cfg = fit_config(
+                model=model, loss=loss, epochs=2 if quick else epochs, split=split,
+                targets_per_user=targets_per_user, detector=detector, windows=windows,
+                window=window, window_days=window_days, min_profile=min_profile,
+                features=features, sequence_input=sequence_input, served=served,
+            )  # fmt: skip
+            spec = input_spec(data, format, user_col, item_col, time_col, category_col,
+                              category_sep, action_col, value_col, time_unit, meta)  # fmt: skip
+            from adrec.data.readers import read_interactions
+
+            if trainer == "ray":
+                from adrec.distributed.cluster import connect
+
+                connect()
+            inter = read_interactions(spec, log=echo)
+            report = run_bench(inter, cfg, seed_list[:1] if quick else seed_list, out_dir,
+                               trainer, use_gpu, bootstrap, log=echo)  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     md, js = write_report(report, out_dir)

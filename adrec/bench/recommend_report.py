@@ -5,68 +5,66 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
-
 from adrec.dashboard.series import accuracy_by_month
-
-
-def rating_sessions(ratings: pd.DataFrame) -> dict:
-    """Why windows count interactions: how many distinct days users rate on."""
-    days = ratings.assign(day=ratings["timestamp"] // 86_400).groupby("user_id")["day"]
-    n_days = days.nunique()
-    per_day = ratings.groupby("user_id").size() / n_days
-    return {
-        "median_active_days_per_user": float(n_days.median()),
-        "share_users_on_at_most_3_days": float((n_days <= 3).mean()),
-        "median_ratings_per_active_day": float(per_day.median()),
-    }
-
-
-def summary_line(seed: int, result: dict) -> str:
-    rows = {(r["variant"], r["users"]): r["full_ndcg@10"] for r in result["table"]}
-    parts = [
-        f"{v}={rows[(v, 'all')]:.4f}/{rows[(v, 'shifting')]:.4f}" for v, _ in rows if _ == "all"
-    ]
-    return f"seed {seed} full NDCG@10 all/shifting: " + ", ".join(parts)
+from adrec.recommender.run import _json_default
 
 
 def write_report(report: dict, out_dir: str | Path) -> tuple[Path, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     json_path = out / "recommend.json"
-    json_path.write_text(json.dumps(report, indent=2, default=float))
+    json_path.write_text(json.dumps(report, indent=2, default=_json_default))
     md_path = out / "recommend.md"
     md_path.write_text(markdown(report))
     return json_path, md_path
 
 
+def _ci_rows(cis: list[dict], n_key: str) -> list[str]:
+    return [
+        f"| {c['a']} - {c['b']} | {c['users']} | {c[n_key]} | {c.get('n_users', '')} | "
+        f"{c['diff']:+.4f} | [{c['low']:+.4f}, {c['high']:+.4f}] | {c['relative']:+.1%} |"
+        for c in cis
+    ]
+
+
 def markdown(report: dict) -> str:
-    lines = ["# adrec bench recommend", ""]
-    d = report["data"]
-    lines.append(
-        f"{d['n_users']} training users, {d['n_valid_targets']} validation and "
-        f"{d['n_test_targets']} test targets ({d.get('n_test_users', d['n_test_targets'])} "
-        f"users, up to {d.get('targets_per_user', 1)} each, every one predicted from the "
-        f"user's history before it), {d['n_items']} items, {d['n_ratings']} ratings; "
-        f"split {report['split']}; long-term SASRec trainer {report.get('trainer', 'local')}; "
-        f"torch threads {report['threads']['torch']}; wall "
-        f"{report.get('wall_seconds', float('nan'))} s. Trending window (chosen on "
-        f"validation): {report['trending_window_days']['chosen']} days."
-    )
+    d, cfg = report["data"], report["config"]
+    lines = [
+        "# adrec bench recommend",
+        "",
+        f"Log: {d.get('source', '')} ({d.get('rows_used')} interactions used of "
+        f"{d.get('rows_in')} read; rejected {d.get('rejected')}; {d.get('n_users')} users, "
+        f"{d.get('n_items')} items, {d.get('n_categories')} categories). Split "
+        f"{cfg['split']}, up to {cfg['targets_per_user']} test and validation targets per user, "
+        f"each predicted from the user's whole history before it. Long-term model "
+        f"{cfg['long_term']['kind']} ({report.get('trainer')} trainer); torch threads "
+        f"{report['threads']['torch']}; wall {report.get('wall_seconds', 'n/a')} s. Every "
+        "number below is the saved run's engine scoring its held-out test targets.",
+    ]
     for seed, res in report["seeds"].items():
-        lines += ["", f"## Seed {seed}", ""]
-        det = res["detector"]["chosen"]
-        lines.append(
-            f"Detector {det['name']} (chosen on validation; activity only: "
-            f"{det['activity_only']}, input: {det['input']}); short-term source "
-            f"{res['short_term_choice']['chosen']}; shifting at test: "
-            f"{res['shifting'].get('test_targets', res['shifting']['test_users'])} targets of "
-            f"{res['shifting']['test_users']} users; long-term model trained in "
-            f"{res['train_seconds']} s."
+        fit = res["fit"]
+        det = fit.get("detector")
+        det_text = (
+            f"{det['name']} over {det['window']} ({det['input']})" if det else "none (dropped)"
         )
+        lines += ["", f"## Seed {seed} (run {res.get('run_dir', '')})", ""]
+        lines.append(
+            f"Chosen on validation: detector {det_text}; short-term source "
+            f"{fit['sources']['short_term']['chosen']}; trending window "
+            f"{fit['sources']['trending_days']['chosen']} days; served blend "
+            f"{fit['blend']['served']}. Long-term model: best validation NDCG@10 "
+            f"{fit['long_term'].get('best_valid_ndcg@10')} at epoch "
+            f"{fit['long_term'].get('best_epoch')}, {fit['long_term'].get('train_seconds')} s. "
+            f"Shifting at test: {res['shifting']['test_targets']} targets of "
+            f"{res['shifting']['test_users']} users ({res['shifting']['targets_with_a_window']} "
+            f"of {res['n_test_targets']} test targets had a behaviour window; the others get "
+            "the calm blend)."
+        )
+        if fit.get("dropped"):
+            lines += ["", "Dropped for lack of data: " + "; ".join(fit["dropped"]) + "."]
         lines += [
             "",
-            "| variant | users | n | full HR@10 | full NDCG@10 | sampled-100 HR@10 "
+            "| variant | targets | n | full HR@10 | full NDCG@10 | sampled-100 HR@10 "
             "| sampled-100 NDCG@10 |",
             "|---|---|---|---|---|---|---|",
         ]
@@ -81,17 +79,10 @@ def markdown(report: dict) -> str:
             "| A - B (full NDCG@10) | targets | n | distinct users | diff | 95% CI "
             "(resampling users) | relative |",
             "|---|---|---|---|---|---|---|",
-        ]
-        for c in res["ci_ndcg@10"]:
-            lines.append(
-                f"| {c['a']} - {c['b']} | {c['users']} | {c['n']} | {c.get('n_users', '')} | "
-                f"{c['diff']:+.4f} | "
-                f"[{c['low']:+.4f}, {c['high']:+.4f}] | {c['relative']:+.1%} |"
-            )
-        lines += [
+            *_ci_rows(res["ci_ndcg@10"], "n"),
             "",
-            f"Rule (tuned on validation): calm {res['rule']['calm']}, "
-            f"shifted {res['rule']['shifted']}",
+            f"Rule (tuned on validation): {fit['blend']['rule']}; recency control: "
+            f"{fit['blend']['recency_rule']}",
         ]
     if report.get("pooled_ci_ndcg@10"):
         lines += [
@@ -101,37 +92,28 @@ def markdown(report: dict) -> str:
             "| A - B (full NDCG@10) | targets | target-seeds | distinct users | diff | 95% CI "
             "| relative |",
             "|---|---|---|---|---|---|---|",
+            *_ci_rows(report["pooled_ci_ndcg@10"], "n_target_seeds"),
         ]
-        for c in report["pooled_ci_ndcg@10"]:
-            lines.append(
-                f"| {c['a']} - {c['b']} | {c['users']} | {c['n_target_seeds']} | {c['n_users']} | "
-                f"{c['diff']:+.4f} | [{c['low']:+.4f}, {c['high']:+.4f}] | {c['relative']:+.1%} |"
-            )
     lines += [
         "",
-        f"## adrec {report['config'].get('sequence_model', 'sasrec')} alone (test, full "
-        f"ranking, {report['config'].get('loss', 'full')}-softmax training)",
+        f"## The long-term model alone ({cfg['long_term']['kind']}, test, full ranking)",
         "",
-        "| seed | train s | HR@10 seen excluded | NDCG@10 seen excluded | HR@10 seen kept "
-        "| NDCG@10 seen kept |",
-        "|---|---|---|---|---|---|",
+        "| seed | train s | epochs | HR@10 seen excluded | NDCG@10 seen excluded | HR@10 seen "
+        "kept | NDCG@10 seen kept |",
+        "|---|---|---|---|---|---|---|",
     ]
     for seed, res in report["seeds"].items():
-        q = res["sasrec"]
+        q, lt = res["long_term_alone"], res["fit"]["long_term"]
         lines.append(
-            f"| {seed} | {res['train_seconds']} | {q['full_hr@10_seen_excluded']:.4f} | "
-            f"{q['full_ndcg@10_seen_excluded']:.4f} | {q['full_hr@10_seen_kept']:.4f} | "
-            f"{q['full_ndcg@10_seen_kept']:.4f} |"
+            f"| {seed} | {lt.get('train_seconds')} | {lt.get('epochs_run')} | "
+            f"{q['full_hr@10_seen_excluded']:.4f} | {q['full_ndcg@10_seen_excluded']:.4f} | "
+            f"{q['full_hr@10_seen_kept']:.4f} | {q['full_ndcg@10_seen_kept']:.4f} |"
         )
     lines += _over_time(report)
-    if "recbole" in report:
-        lines += _recbole(report)
     return "\n".join(lines) + "\n"
 
 
 def _over_time(report: dict) -> list[str]:
-    """Test NDCG@10 per calendar month of the target, mean over seeds (the dashboard's
-    accuracy-over-time series)."""
     table = accuracy_by_month(report)
     if table.empty:
         return []
@@ -146,32 +128,4 @@ def _over_time(report: dict) -> list[str]:
     for month, r in table.iterrows():
         cells = " | ".join(f"{r[v]:.4f}" for v in variants)
         lines.append(f"| {month} | {int(r['targets'])} | {cells} |")
-    return lines
-
-
-def _recbole(report: dict) -> list[str]:
-    rb = report["recbole"]
-    lines = ["", "## SASRec: adrec vs RecBole (same leave-last-out split, seen items kept)", ""]
-    if rb.get("status") != "ok":
-        return [*lines, f"RecBole {rb.get('status')}: {rb.get('why', '')}"]
-    ref = report.get("sasrec_reference")  # set when the blends used several targets per user
-    runs = [ref] if ref else [{**r["sasrec"], "train_seconds": r["train_seconds"]}
-                              for r in report["seeds"].values()]  # fmt: skip
-    ours = [r["full_ndcg@10_seen_kept"] for r in runs]
-    ours_hr = [r["full_hr@10_seen_kept"] for r in runs]
-    ours_s = [r["train_seconds"] for r in runs]
-    mean = sum(ours) / len(ours)
-    who = f"seed {ref['seed']}, one test target per user" if ref else f"mean of {len(ours)} seeds"
-    lines += [
-        "| model | NDCG@10 | HR@10 | train s | epochs |",
-        "|---|---|---|---|---|",
-        f"| adrec SASRec ({who}) | {mean:.4f} | "
-        f"{sum(ours_hr) / len(ours_hr):.4f} | {sum(ours_s) / len(ours_s):.1f} | "
-        f"{report['config']['epochs']} |",
-        f"| RecBole 1.2.1 SASRec | {rb['ndcg@10']:.4f} | {rb['hit@10']:.4f} | "
-        f"{rb['train_seconds']} | {rb['epochs']} (early stopping on validation) |",
-        "",
-        f"adrec / RecBole NDCG@10: {mean / rb['ndcg@10']:.3f}. RecBole: {rb.get('protocol', '')};"
-        f" command: `{rb.get('command', '')}`",
-    ]
     return lines

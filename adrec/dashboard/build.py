@@ -7,29 +7,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from adrec.artifacts import RunDir, load_spec
-from adrec.calibration import ScoreCalibrator
 from adrec.dashboard.page import dashboard_html
 from adrec.dashboard.series import accuracy_by_month, anomaly_by_day
-from adrec.data.logs import read_life_events
 
 
 def run_anomaly_series(run_dir: str | Path, logs: str | Path | None = None) -> pd.DataFrame:
-    """anomaly_by_day of a trained run: its scored test windows, its detector's calibration
-    and, where the logs carry them (default: the run's data/), the planted life events."""
-    run = RunDir(run_dir)
-    scores_path = run.root / "test_scores.parquet"
-    for path in (scores_path, run.detector / "detector.json", run.spec):
-        if not path.exists():
-            raise FileNotFoundError(f"{path} is missing: is {run.root} a trained run directory?")
-    meta = json.loads((run.detector / "detector.json").read_text())
-    truth = read_life_events(Path(logs) if logs else run.root / "data")
-    return anomaly_by_day(
-        pd.read_parquet(scores_path),
-        ScoreCalibrator.from_dict(meta["calibrator"]),
-        load_spec(run),
-        truth,
-    )
+    """anomaly_by_day of a trained run: its batch scores (scores.parquet) and, where the logs
+    carry them (default: the run's data/, where the demo simulates), the planted life events."""
+    path = Path(run_dir) / "scores.parquet"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: is {run_dir} a trained run directory with a detector?"
+        )
+    truth_path = Path(logs or Path(run_dir) / "data") / "life_events.parquet"
+    truth = pd.read_parquet(truth_path) if truth_path.exists() else None
+    return anomaly_by_day(pd.read_parquet(path), truth)
 
 
 def write_dashboard(

@@ -1,42 +1,35 @@
 """The dashboard's time series, from what training and the benchmark already write: a run's
-scored test windows (test_scores.parquet) and `adrec bench recommend`'s JSON report."""
+batch scores (scores.parquet) and `adrec bench recommend`'s JSON report."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from adrec.calibration import ScoreCalibrator
-from adrec.data.behavior import WindowSpec, label_windows
+from adrec.detectors.behaviour.scoring import label_scores
 
 
-def anomaly_by_day(
-    scores: pd.DataFrame,
-    calibrator: ScoreCalibrator,
-    spec: WindowSpec,
-    truth: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """Per window end day: windows scored, mean calibrated score, share flagged (calibrated
-    >= 0.5) and, with ground truth (life_events), the share of life-event windows flagged
-    (recall) and of normal windows flagged (false alarms). Windows the event splits are left
-    out of both rates, as in the detection metrics."""
-    for col in ("user_id", "end_day", "score"):
+def anomaly_by_day(scores: pd.DataFrame, truth: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per day of the prediction time: windows scored, mean calibrated score, share flagged
+    (calibrated >= 0.5) and, with ground truth (life events: user_id, event_time), the share
+    of life-event windows flagged (recall) and of normal windows flagged (false alarms).
+    Windows the event splits are left out of both rates, as in the detection metrics.
+    `scores`: batch scores (user_id, time and window_start in unix s, calibrated)."""
+    for col in ("user_id", "time", "window_start", "calibrated"):
         if col not in scores:
             raise ValueError(f"scores lack the column {col!r}")
     frame = pd.DataFrame(
         {
-            "end_day": scores["end_day"].to_numpy(np.int64),
-            "calibrated": calibrator.transform(scores["score"].to_numpy()),
+            "date": pd.to_datetime(scores["time"].to_numpy(np.int64), unit="s").normalize(),
+            "calibrated": scores["calibrated"].to_numpy(np.float64),
         }
     )
     frame["flagged"] = frame["calibrated"] >= 0.5
     if truth is not None:
-        labels = label_windows(
-            scores["user_id"].to_numpy(), frame["end_day"].to_numpy(), spec.window_days, truth
-        )
+        labels = label_scores(scores, truth)
         frame["event_flagged"] = np.where(labels == 1, frame["flagged"], np.nan)
         frame["normal_flagged"] = np.where(labels == 0, frame["flagged"], np.nan)
-    days = frame.groupby("end_day")
+    days = frame.groupby("date")
     out = pd.DataFrame(
         {
             "windows": days.size(),
@@ -48,8 +41,6 @@ def anomaly_by_day(
         out["life_event_windows"] = days["event_flagged"].count()
         out["recall"] = days["event_flagged"].mean()  # nan on days without an event window
         out["false_alarm_rate"] = days["normal_flagged"].mean()
-    out.index = pd.Timestamp(spec.origin) + pd.to_timedelta(out.index, unit="D")
-    out.index.name = "date"
     return out
 
 

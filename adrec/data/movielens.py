@@ -14,18 +14,15 @@ counts them per file in `Interactions.malformed`; a file with no valid line is a
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-RATING_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
+from adrec.data.readers.movielens import ENCODING, Layout, items_of, layout_of, rating_fields
 
-_ML100K_RATING = r"^\s*(\d+)\t(\d+)\t(\d+(?:\.\d*)?)\t(\d+)\s*$"
-_ML1M_RATING = r"^\s*(\d+)::(\d+)::(\d+(?:\.\d*)?)::(\d+)\s*$"
-_ML1M_MOVIE = r"^\s*(\d+)::(.*)::(.*?)\s*$"
+RATING_COLUMNS = ("user_id", "item_id", "rating", "timestamp")
 
 
 @dataclass
@@ -53,14 +50,7 @@ class Interactions:
 def load_movielens(path: str | Path) -> Interactions:
     """Read an ml-100k folder (u.data, u.item, u.genre) or an ml-1m folder (ratings.dat,
     movies.dat), detected by which files it holds."""
-    path = Path(path)
-    if not path.is_dir():
-        raise ValueError(f"no MovieLens folder at {path}")
-    if (path / "u.data").exists():
-        return _load_ml100k(path)
-    if (path / "ratings.dat").exists():
-        return _load_ml1m(path)
-    raise ValueError(f"{path} holds neither u.data (ml-100k) nor ratings.dat (ml-1m)")
+    return _load(Path(path), layout_of(Path(path)))
 
 
 def load_event_log(data_dir: str | Path) -> Interactions:
@@ -98,19 +88,9 @@ def _chronological(ratings: pd.DataFrame) -> pd.DataFrame:
     return ratings.iloc[order].reset_index(drop=True)
 
 
-def _require(path: Path, names: tuple[str, ...], layout: str) -> None:
-    for name in names:
-        if not (path / name).exists():
-            raise ValueError(f"{path} has no {name} (an {layout} folder is expected)")
-
-
-def _parse(file: Path, pattern: str, encoding: str) -> tuple[pd.DataFrame, int]:
-    """The regex groups of each non-blank line, and how many lines did not match."""
-    lines = pd.Series(file.read_text(encoding=encoding).splitlines(), dtype=object)
-    lines = lines[lines.str.strip() != ""]
-    fields = lines.str.extract(pattern)
-    bad = int(fields[0].isna().sum())
-    fields = fields.dropna(subset=[0]).reset_index(drop=True)
+def _parse(file: Path, layout: Layout) -> tuple[pd.DataFrame, int]:
+    """The fields of each rating line, and how many non-blank lines did not match."""
+    fields, bad = rating_fields(file.read_text(encoding=ENCODING).splitlines(), layout)
     if fields.empty:
         raise ValueError(f"{file} has no line in the expected format")
     return fields, bad
@@ -128,43 +108,8 @@ def _ratings(fields: pd.DataFrame) -> pd.DataFrame:
     return _chronological(frame)
 
 
-def _load_ml100k(path: Path) -> Interactions:
-    _require(path, ("u.data", "u.item", "u.genre"), "ml-100k")
-    fields, bad_ratings = _parse(path / "u.data", _ML100K_RATING, "latin-1")
-    genre_rows = [
-        line.split("|")[0]
-        for line in (path / "u.genre").read_text(encoding="latin-1").splitlines()
-        if line.strip()
-    ]
-    genres = tuple(genre_rows)
-    if not genres:
-        raise ValueError(f"{path / 'u.genre'} lists no genre")
-    rows, bad_items = [], 0
-    for line in (path / "u.item").read_text(encoding="latin-1").splitlines():
-        parts = line.split("|")
-        flags = parts[-len(genres) :]
-        if len(parts) < len(genres) + 2 or not parts[0].isdigit() or set(flags) - {"0", "1"}:
-            bad_items += bool(line.strip())
-            continue
-        # The title is the second field; ids, dates and the URL never contain '|'.
-        names = tuple(g for g, f in zip(genres, flags, strict=True) if f == "1")
-        rows.append((int(parts[0]), parts[1], names))
-    if not rows:
-        raise ValueError(f"{path / 'u.item'} has no line in the expected format")
-    items = pd.DataFrame(rows, columns=["item_id", "title", "genres"])
-    malformed = {"u.data": bad_ratings, "u.item": bad_items}
-    return Interactions(_ratings(fields), items, genres, "ml-100k", malformed)
-
-
-def _load_ml1m(path: Path) -> Interactions:
-    _require(path, ("ratings.dat", "movies.dat"), "ml-1m")
-    fields, bad_ratings = _parse(path / "ratings.dat", _ML1M_RATING, "latin-1")
-    movies, bad_movies = _parse(path / "movies.dat", _ML1M_MOVIE, "latin-1")
-    names = [tuple(n for n in re.split(r"\|", g) if n) for g in movies[2]]
-    # ml-1m has no genre list file: genres in the order they first appear.
-    genres = tuple(dict.fromkeys(n for row in names for n in row))
-    items = pd.DataFrame(
-        {"item_id": movies[0].astype(np.int64), "title": movies[1], "genres": names}
-    )
-    malformed = {"ratings.dat": bad_ratings, "movies.dat": bad_movies}
-    return Interactions(_ratings(fields), items, genres, "ml-1m", malformed)
+def _load(path: Path, layout: Layout) -> Interactions:
+    items, genres, bad_items = items_of(path, layout)
+    fields, bad_ratings = _parse(path / layout.ratings, layout)
+    malformed = {layout.ratings: bad_ratings, layout.items: bad_items}
+    return Interactions(_ratings(fields), items, genres, layout.name, malformed)

@@ -7,6 +7,7 @@ storage_path) resumes; rank 0 alone writes checkpoints."""
 from __future__ import annotations
 
 import copy
+import os
 import tempfile
 import threading
 import time
@@ -177,6 +178,19 @@ def _broadcast_score(score: float) -> float:
     return float(t.item())
 
 
+FAIL_AT_EPOCH = "ADREC_FAIL_AT_EPOCH"
+
+
+def _injected_failure(epoch: int, resumed: bool) -> None:
+    """Failure injection for tests of recovery: with $ADREC_FAIL_AT_EPOCH=N in the workers'
+    environment (a job's runtime_env env_vars), rank 0 of a run that did not start from a
+    checkpoint fails at the start of epoch N; Ray Train (FailureConfig) then restarts the
+    workers, which resume from the last checkpoint and do not fail again."""
+    at = os.environ.get(FAIL_AT_EPOCH)
+    if at and not resumed and epoch == int(at) and ray.train.get_context().get_world_rank() == 0:
+        raise RuntimeError(f"injected failure at the start of epoch {epoch} (${FAIL_AT_EPOCH})")
+
+
 def _train_early_stopping(model, optimizer, batches_of_epoch, loss_fn, config: dict) -> None:
     """Train until `patience` evaluations (every `eval_every` epochs, at most `max_epochs`)
     bring no better validation NDCG@10. Rank 0 evaluates (full ranking of the validation
@@ -233,6 +247,7 @@ def _train_early_stopping(model, optimizer, batches_of_epoch, loss_fn, config: d
     done = stopper.should_stop or start >= max_epochs
     while not done:
         epoch += 1
+        _injected_failure(epoch, resumed=checkpoint is not None)
         loss = train_one_epoch(model, batches_of_epoch(), loss_fn, optimizer)
         if epoch % every and epoch != max_epochs:
             continue

@@ -1,87 +1,319 @@
-"""The anomaly-aware recommender: candidate sources blended by the user's anomaly score."""
+"""The anomaly-aware recommender as it is served and evaluated: what the fit step saved
+(the log as each user's history, id maps, sources, blends, behaviour detector) and the one
+code path from a user's History to ranked items.
+
+Offline evaluation builds Histories from a split of the log; a served request builds one from
+the stored log plus the request's events (`history_for`). Both go through `anomaly`,
+`sources.probs`, `blend_weights` and `rank`, so a served answer equals the offline one for
+the same history and prediction time.
+
+A run directory holds:
+    log/         the validated log (interactions, id maps, item categories)
+    sources/     the sequential model's weights, item transitions, item counts (sources.json)
+    blend/       the served blend and its controls (blend.json, gate/, gate_plain/)
+    detector/    the behaviour detector and its window (absent when the data had too little)
+    engine.json  what is served and with which settings
+"""
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-import torch
+import json
+from dataclasses import dataclass
+from pathlib import Path
 
-from adrec.data.schema import category_codes
-from adrec.errors import UnknownUserError
-from adrec.recommender.blend import BlendRule, blend
-from adrec.recommender.sasrec import SASRec, left_pad
-from adrec.recommender.sources import (
-    category_popularity_scores,
-    emerging_categories,
-    within_category_popularity,
-)
+import numpy as np
+
+from adrec.data.interactions import Interactions, load_interactions, save_interactions
+from adrec.detectors.behaviour import BehaviourDetector, Signals
+from adrec.errors import BadEventsError
+from adrec.recommender.blend import Blends, rank_items
+from adrec.recommender.history import History, history_of
+from adrec.recommender.source_set import SourceSet
+
+ENGINE_FORMAT = 1
+_DAY = 86_400.0
+
+
+@dataclass
+class RequestEvents:
+    """Events of one request: raw item ids, unix times, action names (None = not given)
+    and values (NaN = not given)."""
+
+    items: list
+    times: np.ndarray
+    actions: list
+    values: np.ndarray
+
+    @classmethod
+    def empty(cls) -> RequestEvents:
+        return cls([], np.zeros(0, np.int64), [], np.zeros(0))
 
 
 class AnomalyAwareRecommender:
-    """Sources: long_term (SASRec over the stored history plus the recent events), short_term
-    (SASRec over the recent events alone) and emerging (popular items of the categories the
-    user has newly moved towards)."""
-
     def __init__(
         self,
-        model: SASRec,
-        categories: tuple[str, ...],
-        item_category: np.ndarray,
-        item_counts: np.ndarray,
-        histories: dict[int, np.ndarray],
-        profiles: dict[int, np.ndarray],
-        rule: BlendRule | None = None,
-        exclude_seen: bool = True,
+        log: Interactions,
+        sources: SourceSet,
+        blends: Blends,
+        detector: BehaviourDetector | None,
+        signals: Signals,
+        gate_recent: int = 10,
     ):
-        self.model = model.eval()
-        self.categories = categories
-        self.item_category = item_category  # index = item id; -1 for padding
-        self.item_popularity = within_category_popularity(item_category, item_counts)
-        self.uncatalogued = np.flatnonzero(item_category < 0)
-        self.histories = histories
-        self.profiles = profiles
-        self.rule = rule or BlendRule()
-        self.exclude_seen = exclude_seen
+        if tuple(blends.sources) != sources.names:
+            raise ValueError(
+                f"the blend weighs {list(blends.sources)} but the engine has sources "
+                f"{list(sources.names)}"
+            )
+        self.log = log
+        self.sources = sources
+        self.blends = blends
+        self.detector = detector
+        self.signals = signals
+        self.gate_recent = gate_recent
+        self.bounds = log.user_bounds()
+        self._action_codes = {name: i for i, name in enumerate(log.action_names)}
 
-    @torch.no_grad()
-    def _next_item_probs(self, items: np.ndarray) -> np.ndarray:
-        seq = left_pad(items, self.model.max_len)[None]
-        return torch.softmax(self.model.full_sort_predict(seq), dim=-1)[0].numpy()
+    # -- histories -------------------------------------------------------------------------
+    def stored_history(self, user: int, now: float | None = None) -> History:
+        """A known user's whole stored history (interactions at or before `now`)."""
+        a, b = int(self.bounds[user]), int(self.bounds[user + 1])
+        if now is not None:
+            b = a + int(np.searchsorted(self.log.time[a:b], now, side="right"))
+        end = float(self.log.time[b - 1]) if b > a else 0.0
+        return history_of(self.log, user, a, b, end if now is None else now)
 
-    def recommend(self, user_id: int, events: pd.DataFrame, calibrated: float, k: int) -> dict:
-        if user_id not in self.histories:
-            raise UnknownUserError(user_id)
-        events = events.sort_values("timestamp", kind="stable")
-        items = events["item_id"].to_numpy(np.int64)
-        known_item = (items >= 1) & (items < len(self.item_category))
-        recent = items[known_item]
-        history = np.concatenate([self.histories[user_id], recent])
-        cat_idx = category_codes(events["category"], self.categories)
-        recent_cat = np.bincount(cat_idx[cat_idx >= 0], minlength=len(self.categories))
-        profile_shares = self.profiles[user_id][: len(self.categories)]
-        emerging = emerging_categories(recent_cat.astype(float), profile_shares)
-        sources = {
-            "long_term": self._next_item_probs(history),
-            "short_term": (
-                self._next_item_probs(recent) if len(recent) else np.zeros(len(self.item_category))
-            ),
-            "emerging": category_popularity_scores(
-                emerging, self.item_category, self.item_popularity
-            ),
+    def history_for(
+        self, user_id, events: RequestEvents, at: float | None = None
+    ) -> tuple[History, dict, bool]:
+        """The History a request describes: a known user's stored interactions plus the
+        request's new events, or, for a user the model has never seen, the request's events
+        alone. Returns (history, ignored event counts, known user)."""
+        u = self.log.users.index_of(user_id)
+        known = u >= 0
+        item = self.log.items.index(events.items) if len(events.items) else np.zeros(0, np.int64)
+        times = np.asarray(events.times, np.int64)
+        ignored = {
+            "unknown_item": int((item < 0).sum()),
+            "already_known": 0,
+            "before_history": 0,
+            "after_prediction_time": 0,
         }
-        weights = self.rule.weights(calibrated)
-        # Items outside the catalogue (no known category) are never recommended.
-        exclude = self.uncatalogued
-        if self.exclude_seen:
-            exclude = np.union1d(exclude, history)
-        items = blend(sources, weights, k, exclude)
-        for item in items:
-            item["category"] = self.categories[self.item_category[item["item_id"]]]
+        keep = item >= 0
+        stored_last = None
+        if known and self.bounds[u + 1] > self.bounds[u]:
+            stored_last = int(self.log.time[self.bounds[u + 1] - 1])
+        if at is None:
+            candidates = [*times[keep].tolist(), *([stored_last] if stored_last else [])]
+            at = float(max(candidates)) if candidates else 0.0
+        late = keep & (times > at)
+        ignored["after_prediction_time"] = int(late.sum())
+        keep &= ~late
+        actions = self._action_array(events.actions)
+        values = np.asarray(events.values, np.float64)
+        if known:
+            stored = self.stored_history(u, at)
+            if len(stored):
+                pairs = set(zip(stored.items.tolist(), stored.times.tolist(), strict=True))
+                dup = np.array(
+                    [(int(i), int(t)) in pairs for i, t in zip(item, times, strict=True)], bool
+                )
+                dup &= keep
+                early = keep & ~dup & (times < stored.times[-1])
+                ignored["already_known"] = int(dup.sum())
+                ignored["before_history"] = int(early.sum())
+                keep &= ~dup & ~early
+        order = np.flatnonzero(keep)[np.argsort(times[keep], kind="stable")]
+        new = History(
+            item[order],
+            times[order],
+            float(at),
+            values[order] if self.log.value is not None else None,
+            actions[order] if actions is not None else None,
+            u,
+        )
+        if not known:
+            return new, ignored, False
+        return _concat(stored, new, float(at)), ignored, True
+
+    def _action_array(self, names: list) -> np.ndarray | None:
+        """Action codes of the request's events; None when the model has no actions (the
+        field is then not read). An action the log never had is a request error."""
+        if not self.log.action_names:
+            return None
+        out = np.zeros(len(names), np.int64)
+        for i, name in enumerate(names):
+            if name is None:
+                out[i] = 0
+                continue
+            code = self._action_codes.get(name)
+            if code is None:
+                raise BadEventsError(
+                    f"events[{i}].action: unknown action {name!r}; this model knows "
+                    f"{list(self.log.action_names)}"
+                )
+            out[i] = code
+        return out
+
+    # -- scoring ---------------------------------------------------------------------------
+    def anomaly(self, histories: list[History]) -> dict[str, np.ndarray]:
+        """score (NaN without a window), calibrated (0 without one), has_window."""
+        if self.detector is None:
+            n = len(histories)
+            return {"score": np.full(n, np.nan), "calibrated": np.zeros(n),
+                    "has_window": np.zeros(n, bool)}  # fmt: skip
+        return self.detector.score(histories)
+
+    def gate_features(self, histories: list[History], calibrated: np.ndarray) -> np.ndarray:
+        return gate_features(histories, calibrated, self.sources.shares, self.gate_recent)
+
+    def blend_weights(self, histories: list[History], anomaly: dict) -> dict[str, np.ndarray]:
+        """[n, n_sources] weights of the served blend and of every control."""
+        b, n = self.blends, len(histories)
+        c = anomaly["calibrated"]
+        out = {
+            "best fixed blend": np.tile(b.fixed, (n, 1)),
+            "anomaly-aware rule": b.rule.weights(c) if n else np.zeros((0, len(b.sources))),
+        }
+        if b.recency_rule is not None and b.recency_calibrator is not None:
+            r = b.recency_calibrator.transform(recency_days(histories))
+            out["recency rule"] = b.recency_rule.weights(r)
+        if b.gate is not None and n:
+            X = self.gate_features(histories, c)
+            out["learned gate"] = b.gate.weights(X)
+            if b.gate_plain is not None:
+                out["learned gate, no anomaly score"] = b.gate_plain.weights(X[:, 1:])
+        served = {"rule": "anomaly-aware rule", "gate": "learned gate", "fixed": "best fixed blend"}
+        out["served"] = out[served[b.served]]
+        return out
+
+    def rank(self, probs: np.ndarray, weights: np.ndarray, histories: list[History], k: int):
+        """Top-k (item index, blended score, index of the source that contributed most) per
+        history; padding and the history's own items are never recommended."""
+        return rank_items(probs, weights, [h.items for h in histories], k, self.sources.names)
+
+    def recommend(self, histories: list[History], k: int, anomaly: dict | None = None) -> list:
+        """The served answer for each history: ranked items (raw ids), the weights, the
+        emerging categories and the anomaly."""
+        anomaly = anomaly or self.anomaly(histories)
+        probs = self.sources.probs(histories)
+        weights = self.blend_weights(histories, anomaly)["served"]
+        names = self.sources.names
+        emerging = self._emerging(histories)
+        out = []
+        for p, (top, score, src) in enumerate(self.rank(probs, weights, histories, k)):
+            raw = self.log.items.raw_ids(top)
+            out.append({
+                "items": [
+                    {"item_id": r, "score": float(s), "source": names[j],
+                     "categories": self.item_categories(int(i))}
+                    for r, i, s, j in zip(raw, top, score, src, strict=True)
+                ],
+                "weights": dict(zip(names, weights[p].round(6).tolist(), strict=True)),
+                "emerging_categories": emerging[p],
+            })  # fmt: skip
+        return out
+
+    def item_categories(self, item: int) -> list[str]:
+        flags = self.log.item_categories[item]
+        return [self.log.categories[j] for j in np.flatnonzero(flags)]
+
+    def _emerging(self, histories: list[History]) -> list[dict]:
+        if not self.sources.has_emerging:
+            return [{} for _ in histories]
+        from adrec.recommender.sources import emerging_weights
+
+        w = emerging_weights(
+            histories,
+            self.sources.shares,
+            self.sources.emerging_recent,
+            self.sources.emerging_min_profile,
+        )
+        cats = self.log.categories
+        return [{cats[j]: round(float(v), 4) for j, v in enumerate(row) if v > 0} for row in w]
+
+    def describe(self) -> dict:
         return {
-            "weights": weights,
-            "emerging_categories": {
-                self.categories[i]: round(float(v), 4) for i, v in enumerate(emerging) if v > 0
-            },
-            "items": items,
-            "unknown_item_events": int((~known_item).sum()),
+            "users": self.log.n_users,
+            "items": self.log.n_items,
+            "sources": list(self.sources.names),
+            "served_blend": self.blends.served,
+            "detector": self.detector.describe() if self.detector else None,
         }
+
+    # -- persistence ------------------------------------------------------------------------
+    def save(self, run_dir: str | Path) -> Path:
+        root = Path(run_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        save_interactions(self.log, root / "log")
+        self.sources.save(root / "sources")
+        self.blends.save(root / "blend")
+        if self.detector is not None:
+            self.detector.save(root / "detector")
+        meta = {"format": ENGINE_FORMAT, "gate_recent": self.gate_recent,
+                "signals": self.signals.meta(), **self.describe()}  # fmt: skip
+        (root / "engine.json").write_text(json.dumps(meta, indent=2))
+        return root
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> AnomalyAwareRecommender:
+        from adrec.recommender.run import check_run_dir
+
+        root = check_run_dir(run_dir)
+        meta = json.loads((root / "engine.json").read_text())
+        if meta.get("format") != ENGINE_FORMAT:
+            raise ValueError(f"{root}: run format {meta.get('format')}, expected {ENGINE_FORMAT}")
+        log = load_interactions(root / "log")
+        sig = meta["signals"]
+        signals = Signals.from_log(log.item_categories, 0, None, np.zeros(1))
+        signals = Signals(signals.shares, sig["n_actions"], sig["has_values"], sig["sub_day"])
+        sources = SourceSet.load(root / "sources", signals.shares, (log.item, log.time))
+        blends = Blends.load(root / "blend", sources.names)
+        detector = (
+            BehaviourDetector.load(root / "detector", signals.shares)
+            if (root / "detector").exists()
+            else None
+        )
+        return cls(log, sources, blends, detector, signals, meta["gate_recent"])
+
+
+def _concat(a: History, b: History, now: float) -> History:
+    def cat(x, y):
+        return None if x is None else np.concatenate([x, y if y is not None else x[:0]])
+
+    return History(
+        np.concatenate([a.items, b.items]),
+        np.concatenate([a.times, b.times]),
+        now,
+        cat(a.values, b.values),
+        cat(a.actions, b.actions),
+        a.user,
+    )
+
+
+def recency_days(histories: list[History]) -> np.ndarray:
+    """Days since the user's previous interaction at each prediction time."""
+    return np.array([max(h.now - float(h.times[-1]), 0.0) / _DAY if len(h) else 0.0
+                     for h in histories])  # fmt: skip
+
+
+def gate_features(
+    histories: list[History], calibrated: np.ndarray, shares: np.ndarray, recent: int
+) -> np.ndarray:
+    """The learned gate's inputs: [calibrated anomaly score, log1p days since the previous
+    interaction, share of the recent interactions' categories new to the user, log1p history
+    length]."""
+    new = np.array([_new_category_share(h, shares, recent) for h in histories])
+    length = np.log1p([len(h) for h in histories])
+    days = np.log1p(recency_days(histories))
+    return np.column_stack([calibrated, days, new, length]) if len(histories) else np.zeros((0, 4))
+
+
+def _new_category_share(h: History, shares: np.ndarray, recent: int) -> float:
+    """Share of the last `recent` interactions' category mass in categories the earlier
+    history never had (0 for shorter histories or logs without categories)."""
+    if shares.shape[1] < 2 or len(h) <= recent:
+        return 0.0
+    now = shares[h.items[-recent:]].sum(0)
+    before = shares[h.items[:-recent]].sum(0)
+    total = now.sum()
+    return float(now[before == 0].sum() / total) if total else 0.0

@@ -111,3 +111,50 @@ class SourceGate:
         if width is not None and X.shape[1] != width:
             raise ValueError(f"{name} has {X.shape[1]} features, the gate expects {width}")
         return X
+
+    # -- persistence: tensors (loaded with weights_only=True) + JSON ---------------------
+    def save(self, path) -> None:
+        import json
+        from pathlib import Path
+
+        if not hasattr(self, "net_"):
+            raise RuntimeError("SourceGate is not fitted; call fit() first")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        state = {
+            "net": self.net_.state_dict(),
+            "mean": torch.as_tensor(self.mean_),
+            "scale": torch.as_tensor(self.scale_),
+            "log_prior": self.log_prior_,
+        }
+        torch.save(state, path / "gate.pt")
+        meta = {
+            "sources": list(self.sources),
+            "hidden": self.hidden,
+            "prior": None if self.prior is None else [float(p) for p in self.prior],
+            "l2": self.l2,
+            "epochs": self.epochs,
+            "lr": self.lr,
+            "seed": self.seed,
+            "n_features": self.n_features_,
+        }
+        (path / "gate.json").write_text(json.dumps(meta, indent=2))
+
+    @classmethod
+    def load(cls, path) -> SourceGate:
+        import json
+        from pathlib import Path
+
+        path = Path(path)
+        meta = json.loads((path / "gate.json").read_text())
+        n_features = meta.pop("n_features")
+        gate = cls(**meta)
+        state = torch.load(path / "gate.pt", weights_only=True, map_location="cpu")
+        gate.net_ = gate._build(n_features)
+        gate.net_.load_state_dict(state["net"])
+        gate.net_.eval()
+        gate.mean_ = state["mean"].double().numpy()
+        gate.scale_ = state["scale"].double().numpy()
+        gate.log_prior_ = state["log_prior"]
+        gate.n_features_ = n_features
+        return gate

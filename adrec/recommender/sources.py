@@ -142,3 +142,32 @@ def genre_popularity_scores(
     totals = mass.sum(0)
     within = np.divide(mass, totals, out=np.zeros_like(mass), where=totals > 0)
     return _normalise_rows(weights @ within.T)
+
+
+class Trending:
+    """Global popularity in a window before each prediction time, from the log's timeline
+    (interactions strictly before the prediction time only: no future reaches it)."""
+
+    def __init__(self, items: np.ndarray, times: np.ndarray, n_items: int, window_days: float):
+        order = np.argsort(times, kind="stable")
+        self.items = np.asarray(items, np.int64)[order]
+        self.times = np.asarray(times, np.int64)[order]
+        self.n_items = n_items
+        self.window_days = float(window_days)
+
+    def scores(self, at: np.ndarray) -> np.ndarray:
+        """[len(at), n_items + 1] add-one smoothed distributions (column 0 padding)."""
+        return trending(self.items, self.times, at, self.window_days * 86_400.0, self.n_items)
+
+
+def emerging_weights(histories, shares: np.ndarray, recent: int, min_profile: int) -> np.ndarray:
+    """Each history's category growth: its last `recent` interactions against the earlier
+    ones (emerging_categories), [n, n_categories]; zeros for histories shorter than
+    recent + min_profile."""
+    out = np.zeros((len(histories), shares.shape[1]))
+    for u, h in enumerate(histories):
+        items = h.items
+        if len(items) >= recent + min_profile:
+            counts = shares[items[-recent:]].sum(0)
+            out[u] = emerging_categories(counts, shares[items[:-recent]].mean(0))
+    return out

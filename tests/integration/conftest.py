@@ -28,25 +28,29 @@ def ray_cluster():
     ray.shutdown()
 
 
+def tiny_fit_config():
+    from adrec.recommender.config import FitConfig
+
+    cfg = FitConfig(detector="iforest", windows="interactions", window=5, min_profile=5,
+                    trending_days=(7.0,), gate_epochs=50, grid_step=0.25)  # fmt: skip
+    return cfg.with_long_term(dim=16, n_layers=1, max_len=20, max_epochs=3, batch_size=64)
+
+
 @pytest.fixture(scope="session")
 def demo_run(ray_cluster, tmp_path_factory):
-    """The demo's whole path (simulate, Ray Data, Ray Train, calibrate, Serve, HTTP) on tiny
-    data; returns (report, run_dir, base_url)."""
+    """The demo's whole path (simulate, Ray Data ingest, fit with Ray Train, Serve, HTTP) on
+    tiny data; returns (report, run_dir, base_url)."""
     from adrec.data.simulator import SimulationConfig
-    from adrec.distributed.train import TrainSettings
-    from adrec.distributed.workflow import TrainOptions
-    from jobs.demo import DemoOptions, run_demo
+    from adrec.distributed.demo import DemoOptions, run_demo
 
     run_dir = tmp_path_factory.mktemp("run")
-    opts = TrainOptions(settings=TrainSettings(num_workers=2))
-    opts.detector["epochs"] = 6
-    opts.sasrec["epochs"] = 6
     port = _free_port()
     report = run_demo(
         DemoOptions(
             run_dir=run_dir,
             simulation=SimulationConfig(n_users=80, n_days=42, n_items=120, event_fraction=0.2),
-            train=opts,
+            fit=tiny_fit_config(),
+            workers=2,
             port=port,
             shutdown=False,
         )

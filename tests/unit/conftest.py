@@ -42,3 +42,18 @@ def tiny_split(tiny_config) -> DaySplit:
     # 35 days with the default fractions leave a calibration period shorter than a window;
     # this split has 8 fit, 4 calibration and 11 test windows per active user.
     return DaySplit(fit_end=14, calib_end=24, n_days=tiny_config.n_days)
+
+
+@pytest.fixture(scope="session")
+def fitted(tiny_sim, tmp_path_factory):
+    """(log, engine, fit report, run directory) of the fit step on the tiny simulated log."""
+    from _adrec_helpers import interactions_from_events, tiny_fit_config
+
+    from adrec.recommender.fit import fit_recommender
+    from adrec.recommender.run import save_run
+
+    events, _, _ = tiny_sim
+    inter = interactions_from_events(events)
+    engine, report = fit_recommender(inter, tiny_fit_config(), seed=0, log=lambda m: None)
+    root = save_run(engine, report, tmp_path_factory.mktemp("run"))
+    return inter, engine, report, root

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adrec.recommender.blend import SOURCES, BlendRule, blend
+from adrec.recommender.blend import BlendRule, rank_items
 from adrec.recommender.sources import (
     category_popularity_scores,
     emerging_categories,
@@ -54,136 +54,88 @@ def test_category_popularity_scores_is_a_distribution():
 
 
 # -------------------------------------------------------------------------- the rule
+SOURCES = ("long_term", "short_term", "emerging")
 
 
 @pytest.mark.parametrize(
-    "calm, shifted",
+    "calm, shifted, what",
     [
-        ({"long_term": 1.0, "short_term": 0.0}, None),
-        ({"long_term": 0.5, "short_term": 0.5, "emerging": 0.0, "other": 0.0}, None),
-        ({"long_term": 0.5, "short_term": 0.6, "emerging": -0.1}, None),
-        ({"long_term": 0.5, "short_term": 0.2, "emerging": 0.2}, None),
-        (None, {"long_term": 0.5, "short_term": 0.5, "emerging": 0.5}),
+        ({"long_term": 0.5, "other": 0.5}, {"long_term": 1.0}, "other"),
+        ({"long_term": 0.5, "short_term": 0.6, "emerging": -0.1}, {"long_term": 1.0}, "calm"),
+        ({"long_term": 0.5, "short_term": 0.2}, {"long_term": 1.0}, "calm"),
+        ({"long_term": 1.0}, {"long_term": 0.5, "short_term": 0.5, "emerging": 0.5}, "shifted"),
     ],
 )
-def test_blend_rule_validation(calm, shifted):
-    kwargs = {k: v for k, v in (("calm", calm), ("shifted", shifted)) if v is not None}
-    with pytest.raises(ValueError, match="calm" if calm else "shifted"):
-        BlendRule(**kwargs)
+def test_blend_rule_validation(calm, shifted, what):
+    with pytest.raises(ValueError, match=what):
+        BlendRule.from_named(SOURCES, calm, shifted)
 
 
 def test_blend_rule_endpoints_and_interpolation():
-    rule = BlendRule()
-    assert rule.weights(0.0) == pytest.approx(rule.calm)
-    assert rule.weights(1.0) == pytest.approx(rule.shifted)
-    assert rule.weights(-3.0) == pytest.approx(rule.calm)  # clipped
-    assert rule.weights(7.0) == pytest.approx(rule.shifted)
-    grid = [rule.weights(c) for c in np.linspace(0, 1, 21)]
-    for w in grid:
-        assert set(w) == set(SOURCES)
-        assert sum(w.values()) == pytest.approx(1.0)
-        assert all(v >= 0 for v in w.values())
-    for s in SOURCES:
-        series = np.array([w[s] for w in grid])
-        step = np.diff(series)
-        # Linear in c: monotone in the direction of shifted - calm.
-        assert (step * np.sign(rule.shifted[s] - rule.calm[s]) >= -1e-12).all()
-    assert rule.weights(0.5)["emerging"] == pytest.approx(0.25)
-
-
-def test_blend_rule_accepts_custom_weights():
-    rule = BlendRule(
-        calm={"long_term": 1.0, "short_term": 0.0, "emerging": 0.0},
-        shifted={"long_term": 0.0, "short_term": 0.0, "emerging": 1.0},
+    rule = BlendRule.from_named(
+        SOURCES,
+        {"long_term": 0.8, "short_term": 0.2},
+        {"long_term": 0.1, "short_term": 0.4, "emerging": 0.5},
     )
-    assert rule.weights(0.3) == pytest.approx(
-        {"long_term": 0.7, "short_term": 0.0, "emerging": 0.3}
-    )
+    np.testing.assert_allclose(rule.weights(0.0)[0], rule.calm)
+    np.testing.assert_allclose(rule.weights(1.0)[0], rule.shifted)
+    np.testing.assert_allclose(rule.weights(-3.0)[0], rule.calm)  # clipped
+    np.testing.assert_allclose(rule.weights(7.0)[0], rule.shifted)
+    grid = rule.weights(np.linspace(0, 1, 21))
+    np.testing.assert_allclose(grid.sum(1), 1.0, rtol=1e-12)
+    assert (grid >= 0).all()
+    # linear in c: monotone in the direction of shifted - calm
+    assert (np.diff(grid, axis=0) * np.sign(rule.shifted - rule.calm) >= -1e-12).all()
+    assert rule.weights(0.5)[0, 2] == pytest.approx(0.25)
+    assert rule.named()["calm"] == {"long_term": 0.8, "short_term": 0.2, "emerging": 0.0}
 
 
-# -------------------------------------------------------------------------- the blend
+# ---------------------------------------------------------------------- ranking the blend
 
 
-def _sources():
-    #                         pad  1    2    3    4    5    6
-    long_term = np.array([0.0, 0.4, 0.3, 0.1, 0.1, 0.1, 0.0])
-    short_term = np.array([0.0, 0.0, 0.1, 0.6, 0.1, 0.1, 0.1])
-    emerging = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.2, 0.8])
-    return {"long_term": long_term, "short_term": short_term, "emerging": emerging}
+def _probs():
+    #                   pad  1    2    3    4    5    6
+    return np.array([[[0.0, 0.4, 0.3, 0.1, 0.1, 0.1, 0.0]],
+                     [[0.0, 0.0, 0.1, 0.6, 0.1, 0.1, 0.1]],
+                     [[0.0, 0.0, 0.0, 0.0, 0.0, 0.2, 0.8]]])  # fmt: skip
 
 
-def test_blend_returns_top_k_sorted_with_exact_scores():
-    src = _sources()
-    w = {"long_term": 0.5, "short_term": 0.3, "emerging": 0.2}
-    total = sum(w[s] * src[s] for s in SOURCES)
-    out = blend(src, w, k=3)
-    assert [r["item_id"] for r in out] == list(np.argsort(-total[1:], kind="stable")[:3] + 1)
-    scores = [r["score"] for r in out]
-    assert scores == sorted(scores, reverse=True)
-    for r in out:
-        assert r["score"] == pytest.approx(total[r["item_id"]])
+W = np.array([[0.5, 0.3, 0.2]])
+NONE = [np.zeros(0, np.int64)]
 
 
-def test_blend_labels_each_item_with_its_main_source():
-    src = _sources()
-    w = {"long_term": 0.5, "short_term": 0.3, "emerging": 0.2}
-    out = {r["item_id"]: r["source"] for r in blend(src, w, k=6)}
-    assert out[1] == "long_term"  # 0.2 vs 0
-    assert out[3] == "short_term"  # 0.18 vs 0.05
-    assert out[6] == "emerging"  # 0.16 vs 0.03
+def test_rank_returns_top_k_sorted_with_exact_scores():
+    total = np.tensordot(W[0], _probs()[:, 0], axes=1)
+    top, scores, _ = rank_items(_probs(), W, NONE, 3, SOURCES)[0]
+    assert top.tolist() == list(np.argsort(-total[1:], kind="stable")[:3] + 1)
+    assert (np.diff(scores) <= 0).all()
+    np.testing.assert_allclose(scores, total[top])
 
 
-def test_blend_excludes_items_and_padding():
-    src = _sources()
-    w = {"long_term": 0.8, "short_term": 0.2, "emerging": 0.0}
-    out = blend(src, w, k=10, exclude=np.array([1, 3]))
-    ids = [r["item_id"] for r in out]
-    assert 0 not in ids and 1 not in ids and 3 not in ids
-    assert sorted(ids) == [2, 4, 5, 6]  # k larger than the candidates: all that remain
-    assert blend(src, w, k=10, exclude=np.array([], dtype=np.int64))[0]["item_id"] == 1
+def test_rank_labels_each_item_with_its_main_source():
+    top, _, src = rank_items(_probs(), W, NONE, 6, SOURCES)[0]
+    by_item = dict(zip(top.tolist(), src.tolist(), strict=True))
+    assert by_item[1] == 0  # long_term: 0.2 vs 0
+    assert by_item[3] == 1  # short_term: 0.18 vs 0.05
+    assert by_item[6] == 2  # emerging: 0.16 vs 0.03
 
 
-def test_blend_with_k_larger_than_the_catalogue():
-    src = _sources()
-    out = blend(src, BlendRule().weights(0.2), k=50)
-    assert sorted(r["item_id"] for r in out) == [1, 2, 3, 4, 5, 6]
-    assert blend(src, BlendRule().weights(0.2), k=1)[0]["item_id"] == 1
-
-
-def test_blend_with_only_some_sources():
-    src = _sources()
-    out = blend({"short_term": src["short_term"]}, {"short_term": 1.0}, k=2)
-    assert out[0]["item_id"] == 3 and out[1]["item_id"] in {2, 4, 5, 6}
-    assert out[1]["score"] == pytest.approx(0.1)
-    assert all(r["source"] == "short_term" for r in out)
+def test_rank_excludes_seen_items_and_padding_and_caps_k():
+    top, _, _ = rank_items(_probs(), W, [np.array([1, 3])], 10, SOURCES)[0]
+    assert sorted(top.tolist()) == [2, 4, 5, 6]
+    top, _, _ = rank_items(_probs(), W, NONE, 50, SOURCES)[0]
+    assert sorted(top.tolist()) == [1, 2, 3, 4, 5, 6]
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_blend_rejects_non_finite_sources(bad):
-    src = _sources()
-    src["emerging"] = src["emerging"].copy()
-    src["emerging"][4] = bad
+def test_rank_rejects_non_finite_sources(bad):
+    probs = _probs().copy()
+    probs[2, 0, 4] = bad
     with pytest.raises(ValueError, match="emerging"):
-        blend(src, BlendRule().weights(0.5), k=3)
+        rank_items(probs, W, NONE, 3, SOURCES)
 
 
 # ---------------------------------------------------------------- sources on rating logs
-
-
-def test_blend_rule_with_the_optional_trending_source():
-    from adrec.recommender.blend import ALL_SOURCES
-
-    rule = BlendRule(
-        calm={"long_term": 0.7, "short_term": 0.3, "emerging": 0.0, "trending": 0.0},
-        shifted={"long_term": 0.0, "short_term": 0.2, "emerging": 0.0, "trending": 0.8},
-    )
-    assert rule.sources == ALL_SOURCES
-    assert rule.weights(0.5)["trending"] == pytest.approx(0.4)
-    with pytest.raises(ValueError, match="same sources"):
-        BlendRule(calm={"long_term": 1.0, "short_term": 0.0, "emerging": 0.0, "trending": 0.0})
-    src = {**_sources(), "trending": np.array([0, 0, 0, 0, 1.0, 0, 0])}
-    out = blend(src, rule.weights(1.0), k=1)
-    assert out[0] == {"item_id": 4, "score": pytest.approx(0.82), "source": "trending"}
 
 
 def test_item_transitions_follow_the_sequences():

@@ -14,23 +14,26 @@ import typer
 from typer.testing import CliRunner
 
 from adrec.cli import app
-from adrec.data.behavior import DaySplit
 
 RAY_MODULES = (
     "ray",
     "adrec.distributed",
     "adrec.distributed.cluster",
-    "adrec.distributed.workflow",
+    "adrec.distributed.train_run",
+    "adrec.distributed.demo",
+    "adrec.distributed.ingest",
+    "adrec.distributed.long_term",
     "adrec.distributed.train",
     "adrec.distributed.simulate",
-    "adrec.distributed.pipeline",
     "adrec.distributed.train_detector",
+    "adrec.distributed.batch_score",
+    "adrec.serving.app",
     "serve_apps",
     "serve_apps.recommend_app",
     "jobs",
     "jobs.demo",
 )
-COMMANDS = ("demo", "simulate", "train", "serve", "bench", "train-detector", "dashboard")
+COMMANDS = ("demo", "simulate", "train", "score", "serve", "bench", "train-detector", "dashboard")
 
 runner = CliRunner()
 
@@ -56,15 +59,16 @@ def stub_ray(monkeypatch):
 
     modules = {name: types.ModuleType(name) for name in RAY_MODULES}
     modules["adrec.distributed.cluster"].connect = record("connect")
-    workflow = modules["adrec.distributed.workflow"]
-    workflow.train_run = record("train_run")
-    workflow.TrainOptions = record("TrainOptions")
+    modules["adrec.distributed.resources"] = types.ModuleType("adrec.distributed.resources")
+    modules["adrec.distributed.resources"].ResourcePlanError = type("E", (ValueError,), {})
+    modules["adrec.distributed.train_run"].train_run = record("train_run")
     modules["adrec.distributed.train"].TrainSettings = record("TrainSettings")
     modules["adrec.distributed.simulate"].simulate_to_parquet = record("simulate_to_parquet")
     modules["adrec.distributed.train_detector"].load_rows = record("load_rows")
     modules["adrec.distributed.train_detector"].train_detector = record("train_detector")
-    modules["serve_apps.recommend_app"].deploy = record("deploy")
-    modules["serve_apps.recommend_app"].undeploy = record("undeploy")
+    modules["adrec.distributed.batch_score"].batch_score = record("batch_score")
+    modules["adrec.serving.app"].deploy = record("deploy")
+    modules["adrec.serving.app"].undeploy = record("undeploy")
     for name, module in modules.items():
         monkeypatch.setitem(sys.modules, name, module)
     return calls
@@ -94,8 +98,27 @@ def test_app_help(no_ray):
     [
         ("demo", ["--users", "--days", "--workers", "--run-dir", "--port"]),
         ("simulate", ["--out", "--users", "--days", "--items", "--event-fraction", "--shards"]),
-        ("train", ["--logs", "--run-dir", "--workers", "--epochs"]),
+        (
+            "train",
+            [
+                "--logs",
+                "--run-dir",
+                "--format",
+                "--user-col",
+                "--item-col",
+                "--time-col",
+                "--category-col",
+                "--workers",
+                "--epochs",
+                "--detector",
+                "--windows",
+                "--window",
+                "--targets-per-user",
+                "--served",
+            ],
+        ),
         ("serve", ["--run-dir", "--port", "--host"]),
+        ("score", ["--run-dir", "--out", "--logs", "--format", "--actors", "--address"]),
         ("train-detector", ["--data", "--out", "--detector", "--params", "--use-gpu"]),
     ],
 )
@@ -119,22 +142,30 @@ def test_train_rejects_missing_logs_before_connecting(stub_ray, tmp_path):
     assert elapsed < 3
 
 
-def test_train_rejects_missing_logs_before_importing_ray(no_ray, tmp_path):
-    """A typo in --logs is reported at once: the check does not wait for Ray and the
-    training workflow to be imported (tens of seconds on a small machine)."""
+def test_train_rejects_a_log_without_files_before_importing_ray(no_ray, tmp_path):
+    """A wrong --logs is reported at once: the check does not wait for Ray and the training
+    workflow to be imported (tens of seconds on a small machine)."""
     logs = tmp_path / "logs"
-    logs.mkdir()  # exists, but has no events/ directory
+    logs.mkdir()  # exists, but holds no log file
     result, elapsed = _invoke(["train", "--logs", str(logs), "--run-dir", str(tmp_path / "x")])
     assert result.exit_code == 2, (result.output, result.exception)
     assert "--logs" in result.output
     assert elapsed < 3
 
 
+def test_train_rejects_bad_fit_settings_before_connecting(stub_ray, tmp_path):
+    (tmp_path / "log.csv").write_text("user_id,item_id,timestamp\n1,2,3\n")
+    result, _ = _invoke(["train", "--logs", str(tmp_path / "log.csv"), "--run-dir",
+                         str(tmp_path / "x"), "--windows", "weeks"])  # fmt: skip
+    assert result.exit_code == 2 and "windows" in result.output
+    assert stub_ray == []
+
+
 def test_serve_rejects_an_empty_run_dir(no_ray, tmp_path):
     result, elapsed = _invoke(["serve", "--run-dir", str(tmp_path)])
     assert result.exit_code == 2, (result.output, result.exception)
     assert "--run-dir" in result.output
-    assert "detector" in result.output  # names what is missing
+    assert "engine.json" in result.output  # names what is missing
     assert elapsed < 3
 
 
@@ -142,6 +173,20 @@ def test_serve_checks_before_connecting(stub_ray, tmp_path):
     result, _ = _invoke(["serve", "--run-dir", str(tmp_path / "missing")])
     assert result.exit_code == 2
     assert "--run-dir" in result.output
+    assert stub_ray == []
+
+
+def test_score_checks_the_run_and_the_log_before_connecting(stub_ray, tmp_path):
+    result, _ = _invoke(["score", "--run-dir", str(tmp_path), "--out", str(tmp_path / "s.pq")])
+    assert result.exit_code == 2 and "--run-dir" in result.output
+    for part in ("engine.json", "log", "sources", "blend"):
+        (tmp_path / part).mkdir()
+    result, _ = _invoke(["score", "--run-dir", str(tmp_path), "--out", str(tmp_path / "s.pq")])
+    assert result.exit_code == 2 and "no behaviour detector" in result.output
+    (tmp_path / "detector").mkdir()
+    result, _ = _invoke(["score", "--run-dir", str(tmp_path), "--out", str(tmp_path / "s.pq"),
+                         "--logs", str(tmp_path / "nowhere")])  # fmt: skip
+    assert result.exit_code == 2 and "--logs" in result.output
     assert stub_ray == []
 
 
@@ -153,21 +198,6 @@ def test_simulate_validates_options_before_connecting(stub_ray, tmp_path):
     assert result.exit_code == 2
     assert "--event-fraction" in result.output
     assert stub_ray == []
-
-
-def test_demo_minimum_days_leave_room_for_fit_and_calibration_windows():
-    """Every --days that `demo` accepts must be trainable: after simulating, the demo trains
-    with the default TrainOptions, whose workflow needs 7-day windows inside both the fit
-    period and the calibration period (fractions 0.5 and 0.68 of the log)."""
-    params = {p.name: p for p in typer.main.get_command(app).commands["demo"].params}
-    days = params["days"]
-    min_days = getattr(days, "min", None)
-    if min_days is None:  # click's own Option keeps the range on its type
-        min_days = days.type.min
-    assert min_days is not None
-    split = DaySplit.from_fractions(min_days, 0.5, 0.68)
-    assert split.fit_end >= 7
-    assert split.calib_end - split.fit_end >= 7, (min_days, split)
 
 
 @pytest.mark.parametrize(

@@ -1,24 +1,29 @@
 """Static checks of the Kubernetes assets in ``cluster/``.
 
-Every ``cluster/*.yaml`` document of a KubeRay kind is validated against the KubeRay v1
-CRD schema (``../shared/data/kuberay-crds/``) with jsonschema, made as strict as the API
-server with strict field validation: unknown fields are errors, ``int-or-string`` fields
-take an int or a string, ``x-kubernetes-list-type: map|set`` lists must not repeat keys.
-CEL rules (``x-kubernetes-validations``), defaulting and admission webhooks are NOT
-evaluated; nothing here talks to a cluster.
+Every manifest (``cluster/<part>/*.yaml``, beside its ``kustomization.yaml``) of a KubeRay
+kind is validated against the KubeRay v1 CRD schema (``../shared/data/kuberay-crds/``) with
+jsonschema, made as strict as the API server with strict field validation: unknown fields are
+errors, ``int-or-string`` fields take an int or a string, ``x-kubernetes-list-type: map|set``
+lists must not repeat keys. CEL rules (``x-kubernetes-validations``), defaulting and
+admission webhooks are NOT evaluated; nothing here talks to a cluster.
 
-On top of the schema: project policy (auth on, resources set, shared /data claim, entrypoint
-and Serve config consistent with the code's entrypoints). Ray is never started; only
-``test_serve_config_validates_with_ray_serve_schema`` imports ``ray.serve.schema`` (a few
-seconds of import time, no cluster).
+On top of the schema: project policy (auth on, requests and limits on every container,
+non-root pods with an fsGroup for the shared /data claim, image names set in one place,
+entrypoints and resources consistent with the code, the RayService's Serve config generated
+from ``serve_apps/recommend.yaml``, the Dockerfile installing from ``uv.lock``). Ray is never
+started or imported (``tests/integration/test_serve_configs.py`` validates the Serve configs
+with Ray's own schema); kustomize runs through ``kubectl kustomize`` where kubectl exists.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import importlib.util
 import json
 import shlex
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +31,8 @@ from typing import Any
 import pytest
 import yaml
 from jsonschema import Draft7Validator, FormatChecker, ValidationError, validators
+
+from adrec.distributed.resources import Node, plan_training
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_DIR = REPO_ROOT / "cluster"
@@ -41,18 +48,24 @@ RAY_API_VERSION = "ray.io/v1"
 RAY_VERSION = "2.60.0"
 
 EXPECTED_MANIFESTS = {
-    "pvc.yaml": ["PersistentVolumeClaim"],
-    "ray-cluster.cpu.yaml": ["RayCluster"],
-    "ray-cluster.gpu.yaml": ["RayCluster"],
-    "ray-job.train.yaml": ["RayJob"],
-    "ray-job.train-detector.gpu.yaml": ["RayJob"],
-    "ray-service.recommend.yaml": ["RayService"],
+    "storage/pvc.yaml": ["PersistentVolumeClaim"],
+    "cpu-cluster/ray-cluster.cpu.yaml": ["RayCluster"],
+    "gpu-cluster/ray-cluster.gpu.yaml": ["RayCluster"],
+    "train-job/ray-job.train.yaml": ["RayJob"],
+    "detector-job/ray-job.train-detector.gpu.yaml": ["RayJob"],
+    "recommend-service/ray-service.recommend.yaml": ["RayService"],
 }
-MANIFEST_PATHS = sorted(CLUSTER_DIR.glob("*.yaml"))
+MANIFEST_PATHS = sorted(p for p in CLUSTER_DIR.glob("*/*.yaml") if p.name != "kustomization.yaml")
+MANIFEST_IDS = [str(p.relative_to(CLUSTER_DIR)) for p in MANIFEST_PATHS]
 
+CPU_CLUSTER = "cpu-cluster/ray-cluster.cpu.yaml"
+GPU_CLUSTER = "gpu-cluster/ray-cluster.gpu.yaml"
+TRAIN_JOB = "train-job/ray-job.train.yaml"
+DETECTOR_JOB = "detector-job/ray-job.train-detector.gpu.yaml"
+SERVICE = "recommend-service/ray-service.recommend.yaml"
 SERVE_IMPORT_PATH = "serve_apps.recommend_app:build_app"
-SERVE_DEPLOYMENTS = {"Ingress", "BehaviorDetector", "Recommender"}
-AUTOSCALED_DEPLOYMENTS = {"BehaviorDetector", "Recommender"}
+SERVE_DEPLOYMENTS = {"Ingress", "Detector", "Recommender"}
+AUTOSCALED_DEPLOYMENTS = {"Detector", "Recommender"}
 DATA_MOUNT = "/data"
 
 # The CRDs are ~1 MB of YAML each: the libyaml loader reads them in well under a second.
@@ -237,17 +250,17 @@ def _cpu(quantity: Any) -> float:
 
 def _ray_docs() -> Iterator[tuple[str, dict[str, Any]]]:
     for path in MANIFEST_PATHS:
-        for doc in _manifest(path.name):
+        for doc in _manifest(str(path.relative_to(CLUSTER_DIR))):
             if doc.get("kind") in CRD_FILES:
                 yield path.name, doc
 
 
 def _pvc_name() -> str:
-    return _single("pvc.yaml")["metadata"]["name"]
+    return _single("storage/pvc.yaml")["metadata"]["name"]
 
 
 def _serve_config() -> dict[str, Any]:
-    raw = _single("ray-service.recommend.yaml")["spec"]["serveConfigV2"]
+    raw = _single(SERVICE)["spec"]["serveConfigV2"]
     assert isinstance(raw, str), "serveConfigV2 must be a YAML string"
     config = yaml.safe_load(raw)
     assert isinstance(config, dict), "serveConfigV2 does not parse to a mapping"
@@ -255,8 +268,11 @@ def _serve_config() -> dict[str, Any]:
 
 
 def _entrypoint_args(doc: dict[str, Any], module: str = "jobs.train") -> dict[str, str]:
-    argv = shlex.split(doc["spec"]["entrypoint"])
-    assert argv[:3] == ["python", "-m", module], argv
+    """The options of the entrypoint's command `python -m <module> ...` (of a `&&` chain)."""
+    commands = [shlex.split(c) for c in doc["spec"]["entrypoint"].split("&&")]
+    found = [c for c in commands if c[:3] == ["python", "-m", module]]
+    assert len(found) == 1, commands
+    argv = found[0]
     opts: dict[str, str] = {}
     rest = argv[3:]
     for i, tok in enumerate(rest):
@@ -276,14 +292,14 @@ def test_kuberay_crds_are_available() -> None:
 
 
 def test_expected_manifests_exist() -> None:
-    found = {p.name for p in MANIFEST_PATHS}
+    found = set(MANIFEST_IDS)
     missing = sorted(set(EXPECTED_MANIFESTS) - found)
     assert not missing, f"missing from {CLUSTER_DIR}: {missing}"
     for name, kinds in EXPECTED_MANIFESTS.items():
         assert [d.get("kind") for d in _manifest(name)] == kinds, name
 
 
-@pytest.mark.parametrize("path", MANIFEST_PATHS, ids=[p.name for p in MANIFEST_PATHS])
+@pytest.mark.parametrize("path", MANIFEST_PATHS, ids=MANIFEST_IDS)
 def test_manifest_matches_crd_schema(path: Path) -> None:
     for doc in _load_manifest(path):
         kind = doc.get("kind")
@@ -312,77 +328,77 @@ _GPU_WORKER = ["spec", "workerGroupSpecs", 1, "template", "spec", "containers", 
 # (manifest, path to mutate, new value or _DELETE, path where the error must be reported)
 _BROKEN = [
     pytest.param(
-        "ray-cluster.cpu.yaml",
+        CPU_CLUSTER,
         ["spec", "headGroupSpec"],
         "head",
         ["spec", "headGroupSpec"],
         id="headGroupSpec-is-a-string",
     ),
     pytest.param(
-        "ray-cluster.cpu.yaml",
+        CPU_CLUSTER,
         ["spec", "workerGroupSpecs", 0, "replicas"],
         "1",
         ["spec", "workerGroupSpecs", 0, "replicas"],
         id="replicas-is-a-string",
     ),
     pytest.param(
-        "ray-job.train.yaml",
+        TRAIN_JOB,
         ["spec", "rayClusterSpec"],
         "cluster",
         ["spec", "rayClusterSpec"],
         id="rayClusterSpec-is-a-string",
     ),
     pytest.param(
-        "ray-job.train.yaml",
+        TRAIN_JOB,
         ["spec", "shutdownAfterJobFinishes"],
         "yes",
         ["spec", "shutdownAfterJobFinishes"],
         id="shutdownAfterJobFinishes-is-a-string",
     ),
     pytest.param(
-        "ray-cluster.cpu.yaml",
+        CPU_CLUSTER,
         ["spec", "headGroupSpec", "rayStartParams", "num-cpus"],
         0,
         ["spec", "headGroupSpec", "rayStartParams", "num-cpus"],
         id="rayStartParams-value-not-a-string",
     ),
     pytest.param(
-        "ray-cluster.gpu.yaml",
+        GPU_CLUSTER,
         [*_GPU_WORKER, "resources", "limits", "nvidia.com/gpu"],
         0.5,
         [*_GPU_WORKER, "resources", "limits", "nvidia.com/gpu"],
         id="quantity-is-a-float",
     ),
     pytest.param(
-        "ray-service.recommend.yaml",
+        SERVICE,
         ["spec", "serveConfigV2"],
         {"applications": []},
         ["spec", "serveConfigV2"],
         id="serveConfigV2-is-a-mapping",
     ),
     pytest.param(
-        "ray-cluster.cpu.yaml",
+        CPU_CLUSTER,
         ["spec", "enableInTreeAutoScaling"],
         True,
         ["spec"],
         id="misspelt-field",
     ),
     pytest.param(
-        "ray-cluster.cpu.yaml",
+        CPU_CLUSTER,
         ["spec", "authOptions", "mode"],
         "password",
         ["spec", "authOptions", "mode"],
         id="auth-mode-not-in-enum",
     ),
     pytest.param(
-        "ray-cluster.cpu.yaml",
+        CPU_CLUSTER,
         ["spec", "workerGroupSpecs", 0, "groupName"],
         _DELETE,
         ["spec", "workerGroupSpecs", 0],
         id="required-groupName-missing",
     ),
     pytest.param(
-        "ray-cluster.cpu.yaml",
+        CPU_CLUSTER,
         [*_HEAD_CONTAINER, "ports", 1, "containerPort"],
         6379,
         [*_HEAD_CONTAINER, "ports"],
@@ -454,7 +470,7 @@ def test_ray_manifests_follow_project_policy() -> None:
 
 
 def test_cpu_cluster_autoscales() -> None:
-    spec = _single("ray-cluster.cpu.yaml")["spec"]
+    spec = _single(CPU_CLUSTER)["spec"]
     assert spec["enableInTreeAutoscaling"] is True
     assert any(g["maxReplicas"] > g["minReplicas"] for g in spec["workerGroupSpecs"])
     for _, group in _groups(spec):
@@ -462,7 +478,7 @@ def test_cpu_cluster_autoscales() -> None:
 
 
 def test_gpu_cluster_requests_gpus() -> None:
-    spec = _single("ray-cluster.gpu.yaml")["spec"]
+    spec = _single(GPU_CLUSTER)["spec"]
     gpu_groups = [
         g
         for g in spec["workerGroupSpecs"]
@@ -477,25 +493,29 @@ def test_gpu_cluster_requests_gpus() -> None:
 
 
 def test_train_job_entrypoint_and_lifecycle() -> None:
-    doc = _single("ray-job.train.yaml")
+    doc = _single(TRAIN_JOB)
     spec = doc["spec"]
     assert spec["shutdownAfterJobFinishes"] is True
     opts = _entrypoint_args(doc)
     assert opts.get("--num-workers") == "2"
     assert opts.get("--logs", "").startswith(f"{DATA_MOUNT}/")
     assert opts.get("--run-dir", "").startswith(f"{DATA_MOUNT}/runs/")
-    # The cluster must have room for 2 Ray Train workers (1 CPU each by default) at its
-    # minimum size: a RayJob that waits for the autoscaler is slower but still works.
+    # adrec's resource plan (the check `jobs.train` makes before any work) must accept the
+    # workers on this cluster at its minimum size, and at its maximum (the plan's view of an
+    # autoscaling cluster): workers beside the CPU the Ray Data tasks feeding them ask for.
     cluster = spec["rayClusterSpec"]
-    min_cpus = sum(
-        g["minReplicas"] * _cpu(_ray_container(g)["resources"]["limits"]["cpu"])
-        for g in cluster["workerGroupSpecs"]
-    )
-    assert min_cpus >= int(opts["--num-workers"])
+    for size in ("minReplicas", "maxReplicas"):
+        nodes = [Node(_cpu(_ray_container(cluster["headGroupSpec"])["resources"]["limits"]["cpu"])
+                      if cluster["headGroupSpec"]["rayStartParams"].get("num-cpus") != "0"
+                      else 0)]  # fmt: skip
+        for g in cluster["workerGroupSpecs"]:
+            nodes += [Node(_cpu(_ray_container(g)["resources"]["limits"]["cpu"]))] * g[size]
+        plan = plan_training(int(opts["--num-workers"]), nodes=nodes, env={})
+        assert plan.cpus_per_worker == 1.0, (size, plan)
 
 
 def test_detector_job_trains_on_one_gpu_per_worker() -> None:
-    doc = _single("ray-job.train-detector.gpu.yaml")
+    doc = _single(DETECTOR_JOB)
     spec = doc["spec"]
     assert spec["shutdownAfterJobFinishes"] is True
     opts = _entrypoint_args(doc, "jobs.train_detector")
@@ -522,7 +542,7 @@ def test_serve_config_is_consistent() -> None:
     run_dir = app["args"]["run_dir"]
     assert run_dir.startswith(f"{DATA_MOUNT}/"), "run_dir must be on the shared claim"
     # The service serves what the training job writes.
-    assert run_dir == _entrypoint_args(_single("ray-job.train.yaml"))["--run-dir"]
+    assert run_dir == _entrypoint_args(_single(TRAIN_JOB))["--run-dir"]
 
     deployments = {d["name"]: d for d in app.get("deployments", [])}
     assert set(deployments) <= SERVE_DEPLOYMENTS, set(deployments) - SERVE_DEPLOYMENTS
@@ -538,9 +558,156 @@ def test_serve_config_is_consistent() -> None:
     for dep in deployments.values():
         replicas = dep.get("num_replicas") or dep["autoscaling_config"]["max_replicas"]
         max_cpus_needed += replicas * dep.get("ray_actor_options", {}).get("num_cpus", 1)
-    cluster = _single("ray-service.recommend.yaml")["spec"]["rayClusterConfig"]
+    cluster = _single(SERVICE)["spec"]["rayClusterConfig"]
     capacity = sum(
         g["maxReplicas"] * _cpu(_ray_container(g)["resources"]["limits"]["cpu"])
         for g in cluster["workerGroupSpecs"]
     )
     assert max_cpus_needed <= capacity, (max_cpus_needed, capacity)
+
+
+# ------------------------------------------------- one source, one image setting, security
+
+
+def _serve_config_module():
+    spec = importlib.util.spec_from_file_location("serve_config", CLUSTER_DIR / "serve_config.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rayservice_serve_config_is_generated_from_serve_apps_recommend_yaml() -> None:
+    """serve_apps/recommend.yaml is the one source of the Serve application: the RayService
+    embeds it with only args.run_dir changed (cluster/serve_config.py --rayservice)."""
+    sc = _serve_config_module()
+    source = yaml.safe_load((REPO_ROOT / "serve_apps" / "recommend.yaml").read_text())
+    embedded = _serve_config()
+    assert embedded == sc.serve_config(sc.RAYSERVICE_RUN_DIR), (
+        f"{SERVICE} differs from serve_apps/recommend.yaml: run "
+        "`uv run python cluster/serve_config.py --rayservice`"
+    )
+    for app in source["applications"]:
+        app["args"]["run_dir"] = sc.RAYSERVICE_RUN_DIR
+    assert embedded == source
+    # Regenerating changes nothing but the block (comments and the rest stay byte for byte).
+    text = (CLUSTER_DIR / SERVICE).read_text()
+    assert sc.with_serve_config(text, embedded) == text
+
+
+def test_serve_config_rewrites_only_the_block(tmp_path: Path) -> None:
+    sc = _serve_config_module()
+    text = (CLUSTER_DIR / SERVICE).read_text()
+    changed = sc.serve_config("/data/runs/other", 8123)
+    out = sc.with_serve_config(text, changed)
+    assert sc.rayservice_config(out) == changed
+    before, after = yaml.safe_load(text), yaml.safe_load(out)
+    before["spec"].pop("serveConfigV2"), after["spec"].pop("serveConfigV2")
+    assert before == after
+    assert out.count("\n# ") == text.count("\n# ")  # the file's comments are all still there
+
+
+def _pod_templates(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], bool]]:
+    """(where, pod spec, is a Ray pod) of every pod a Ray document makes."""
+    cluster = _cluster_spec(doc)
+    for name, group in _groups(cluster):
+        yield f"group {name}", group["template"]["spec"], True
+    submitter = doc["spec"].get("submitterPodTemplate")
+    if doc["kind"] == "RayJob":
+        assert submitter, "the RayJob's submitter pod needs a template (security, resources)"
+        yield "submitter", submitter["spec"], False
+
+
+def test_pods_run_as_non_root_with_requests_limits_and_a_writable_claim() -> None:
+    for name, doc in _ray_docs():
+        for where, pod, ray_pod in _pod_templates(doc):
+            at = f"{name} {where}"
+            ctx = pod.get("securityContext") or {}
+            assert ctx.get("runAsNonRoot") is True and ctx.get("runAsUser", 0) != 0, at
+            if ray_pod:  # the Ray pods write run directories on the shared claim
+                assert ctx.get("fsGroup") == ctx.get("runAsGroup") is not None, at
+            for container in pod["containers"]:
+                c_ctx = container.get("securityContext") or {}
+                assert c_ctx.get("allowPrivilegeEscalation") is False, at
+                assert "ALL" in c_ctx.get("capabilities", {}).get("drop", []), at
+                res = container.get("resources") or {}
+                for section in ("requests", "limits"):
+                    for resource in ("cpu", "memory"):
+                        assert resource in (res.get(section) or {}), f"{at}: {section}.{resource}"
+        autoscaler = _cluster_spec(doc).get("autoscalerOptions")
+        if _cluster_spec(doc).get("enableInTreeAutoscaling"):
+            assert autoscaler["securityContext"]["allowPrivilegeEscalation"] is False, name
+            assert autoscaler["resources"]["limits"], name
+
+
+def _kustomizations() -> list[Path]:
+    return sorted(CLUSTER_DIR.glob("*/kustomization.yaml"))
+
+
+def test_image_names_are_set_in_one_place() -> None:
+    """Every container names `adrec` or `adrec-gpu` (no registry, no second spelling), and
+    every kustomization that deploys pods takes its image names from cluster/images."""
+    component = yaml.safe_load((CLUSTER_DIR / "images" / "kustomization.yaml").read_text())
+    assert component["kind"] == "Component"
+    names = {i["name"] for i in component["images"]}
+    assert names == {"adrec", "adrec-gpu"}
+    for name, doc in _ray_docs():
+        for where, pod, _ in _pod_templates(doc):
+            for container in pod["containers"]:
+                image = container["image"].rsplit(":", 1)[0]
+                assert image in names, f"{name} {where}: {container['image']}"
+    listed = set()
+    for path in _kustomizations():
+        k = yaml.safe_load(path.read_text())
+        if path.parent.name == "images":
+            continue
+        listed |= {str((path.parent / r).relative_to(CLUSTER_DIR)) for r in k["resources"]}
+        if path.parent.name != "storage":
+            assert k.get("components") == ["../images"], path
+        assert "images" not in k, f"{path}: set images in cluster/images only"
+    assert listed == set(EXPECTED_MANIFESTS)
+
+
+def test_kustomize_sets_every_image_from_the_one_place(tmp_path: Path) -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl (with its built-in kustomize) is not installed")
+    copy_dir = tmp_path / "cluster"
+    shutil.copytree(CLUSTER_DIR, copy_dir)
+    component = copy_dir / "images" / "kustomization.yaml"
+    comp = yaml.safe_load(component.read_text())
+    for image in comp["images"]:
+        image["newName"] = f"registry.example.com/team/{image['name']}"
+        image["newTag"] = "9.9.9"
+    component.write_text(yaml.safe_dump(comp))
+    for path in _kustomizations():
+        part = path.parent.name
+        if part == "images":
+            continue
+        out = subprocess.run([kubectl, "kustomize", str(copy_dir / part)], capture_output=True,
+                             text=True, check=True).stdout  # fmt: skip
+        images = {line.split("image:")[1].strip() for line in out.splitlines() if "image:" in line}
+        if part == "storage":
+            assert not images
+            continue
+        assert images, part
+        gpu = part in ("gpu-cluster", "detector-job")
+        expected = f"registry.example.com/team/adrec{'-gpu' if gpu else ''}:9.9.9"
+        assert images == {expected}, (part, images)
+
+
+def test_dockerfile_installs_the_locked_versions_as_a_non_root_user() -> None:
+    text = (CLUSTER_DIR / "Dockerfile").read_text()
+    lines = [line.strip() for line in text.splitlines() if not line.strip().startswith("#")]
+    body = "\n".join(lines)
+    assert "uv.lock" in body and "uv sync --frozen" in body
+    assert "pip install" not in body, "dependencies come from uv.lock, not a fresh resolution"
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1] != "root", "the image runs as a non-root user"
+    copied = {
+        tok
+        for line in lines
+        if line.startswith("COPY")
+        for tok in line.split()[1:-1]  # the sources (the last token is the destination)
+        if not tok.startswith("--")
+    }
+    assert not {".", "./", ".venv", "runs"} & copied, "copy only what the image needs"

@@ -9,46 +9,45 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from adrec.calibration import ScoreCalibrator
 from adrec.cli import app
 from adrec.dashboard import accuracy_by_month, anomaly_by_day, dashboard_html
 from adrec.dashboard.build import write_dashboard
-from adrec.data.behavior import WindowSpec
 
-SPEC = WindowSpec(("a", "b"), "2026-01-01", window_days=4)
-CAL = ScoreCalibrator(threshold=1.0, median=0.0)
+DAY = 86_400
+T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 
 
 def _scores() -> pd.DataFrame:
-    # users 1-3, windows ending on days 10-13; user 3's life event on day 11 makes the window
-    # ending on day 13 (3 of its 4 days after the event) a life-event window; user 3 scores
-    # high from day 12
+    # users 1-3, windows of 3 days predicting days 10-13; user 3's life event on day 10.5 makes
+    # the window at day 13 (starting day 10.9, wholly after it) a life-event window; user 3
+    # scores high from day 12
     rows = [
-        (u, d, 2.0 if (u == 3 and d >= 12) else 0.1 * u) for u in (1, 2, 3) for d in range(10, 14)
+        (u, T0 + d * DAY, T0 + int((d - 2.1) * DAY), 0.9 if (u == 3 and d >= 12) else 0.1 * u)
+        for u in (1, 2, 3)
+        for d in range(10, 14)
     ]
-    return pd.DataFrame(rows, columns=["user_id", "end_day", "score"])
+    return pd.DataFrame(rows, columns=["user_id", "time", "window_start", "calibrated"])
 
 
-TRUTH = pd.DataFrame({"user_id": [3], "event_day": [11]})
+TRUTH = pd.DataFrame({"user_id": [3], "event_time": [pd.Timestamp(T0 + int(10.5 * DAY),
+                                                                  unit="s")]})  # fmt: skip
 
 
 def test_anomaly_by_day_counts_flags_and_rates_per_day():
-    out = anomaly_by_day(_scores(), CAL, SPEC, TRUTH)
+    out = anomaly_by_day(_scores(), TRUTH)
     assert list(out.index.strftime("%Y-%m-%d")) == ["2026-01-11", "2026-01-12", "2026-01-13",
                                                      "2026-01-14"]  # fmt: skip
     assert out["windows"].tolist() == [3, 3, 3, 3]
     np.testing.assert_allclose(out["flagged_share"], [0, 0, 1 / 3, 1 / 3])
-    # the event splits user 3's windows ending on days 11 and 12: in neither rate
+    # the event splits user 3's windows at days 11 and 12: in neither rate
     assert out["life_event_windows"].tolist() == [0, 0, 0, 1]
     assert out["recall"].iloc[:3].isna().all() and out["recall"].iloc[3] == 1.0
     np.testing.assert_allclose(out["false_alarm_rate"], [0, 0, 0, 0])
-    np.testing.assert_allclose(
-        out["mean_calibrated"].iloc[0], CAL.transform([0.1, 0.2, 0.3]).mean()
-    )
-    plain = anomaly_by_day(_scores(), CAL, SPEC)
+    np.testing.assert_allclose(out["mean_calibrated"].iloc[0], 0.2)
+    plain = anomaly_by_day(_scores())
     assert "recall" not in plain and plain["windows"].sum() == 12
-    with pytest.raises(ValueError, match="end_day"):
-        anomaly_by_day(_scores().drop(columns="end_day"), CAL, SPEC)
+    with pytest.raises(ValueError, match="window_start"):
+        anomaly_by_day(_scores().drop(columns="window_start"))
 
 
 def _bench_report() -> dict:
@@ -69,9 +68,7 @@ def test_accuracy_by_month_averages_the_seeds():
 
 
 def test_the_page_draws_each_series_and_lists_its_numbers():
-    page = dashboard_html(
-        anomaly_by_day(_scores(), CAL, SPEC, TRUTH), accuracy_by_month(_bench_report())
-    )
+    page = dashboard_html(anomaly_by_day(_scores(), TRUTH), accuracy_by_month(_bench_report()))
     assert page.count("<svg") == 3 and "<polyline" in page and "JavaScript" not in page
     assert "recall" in page and "anomaly-aware rule" in page and "<td>0.1500</td>" in page
     with pytest.raises(ValueError, match="nothing to show"):
@@ -79,10 +76,8 @@ def test_the_page_draws_each_series_and_lists_its_numbers():
 
 
 def _run_dir(root):
-    (root / "detector").mkdir(parents=True)
-    (root / "detector" / "detector.json").write_text(json.dumps({"calibrator": CAL.to_dict()}))
-    (root / "window_spec.json").write_text(json.dumps(SPEC.to_dict()))
-    _scores().to_parquet(root / "test_scores.parquet", index=False)
+    root.mkdir(parents=True)
+    _scores().to_parquet(root / "scores.parquet", index=False)
     (root / "data").mkdir()
     TRUTH.to_parquet(root / "data" / "life_events.parquet", index=False)
     return root

@@ -195,12 +195,6 @@ def test_validation_metrics_keep_or_exclude_seen_items():
     assert model.training  # its mode is restored
 
 
-def test_next_item_probs_moved_but_still_importable_from_the_bench():
-    from adrec.bench.recommend_sources import next_item_probs as bench_probs
-
-    assert bench_probs is next_item_probs
-
-
 def test_config_validates_names_and_sizes():
     with pytest.raises(ValueError, match="kind"):
         LongTermConfig(kind="caser")
