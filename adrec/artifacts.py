@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from adrec.base import BaseDetector
 from adrec.data.behavior import WindowSpec
 from adrec.data.schema import category_codes
+from adrec.detectors.registry import load_detector
 from adrec.recommender.engine import AnomalyAwareRecommender
 from adrec.recommender.sasrec import SASRec
 from adrec.scoring import BehaviorScorer
@@ -87,7 +87,7 @@ def load_spec(run: RunDir) -> WindowSpec:
 def load_scorer(root: str | Path) -> BehaviorScorer:
     run = RunDir(root).check()
     profiles = load_table(run.profiles, "profile", np.float64)
-    return BehaviorScorer(BaseDetector.load(run.detector), load_spec(run), profiles)
+    return BehaviorScorer(load_detector(run.detector), load_spec(run), profiles)
 
 
 def load_recommender(root: str | Path, **kwargs) -> AnomalyAwareRecommender:

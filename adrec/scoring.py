@@ -39,7 +39,7 @@ class BehaviorScorer:
 def window_anomaly(detector: BaseDetector, window: np.ndarray) -> dict:
     """Score, calibrated score, threshold and verdict of one behaviour window: the same
     answer for the served, streamed and offline paths."""
-    score = float(detector.score_samples(window[None])[0])
+    score = float(detector.decision_function(window[None])[0])
     cal = detector.calibrator_
     return {
         "score": score,

@@ -21,7 +21,7 @@ import torch
 import typer
 
 from adrec.data.behavior import WindowSpec
-from adrec.detectors import DETECTORS
+from adrec.detectors import make_detector
 from adrec.detectors.streaming import StreamingScorer
 
 
@@ -47,9 +47,9 @@ def main(
     profiles = {u: profile for u in range(1000)}
     stream = _events(spec, events, 1000, seed=1)
     detectors = {
-        "window_features(pca)": DETECTORS["window_features"](base="pca"),
-        "window_features(iforest)": DETECTORS["window_features"](base="iforest"),
-        "lstm_ae": DETECTORS["lstm_ae"](epochs=1),
+        "window_features(pca)": make_detector("window_features", base="pca"),
+        "window_features(iforest)": make_detector("window_features", base="iforest"),
+        "lstm_ae": make_detector("lstm_ae", epochs=1),
     }
     rows = []
     for label, det in detectors.items():

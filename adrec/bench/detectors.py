@@ -29,10 +29,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from adrec.base import DETECTORS, BaseDetector
+from adrec.base import BaseDetector
 from adrec.bench import pyod_reference
 from adrec.data import anomaly_benchmarks as ab
 from adrec.data.simulator import SimulationConfig
+from adrec.detectors.registry import accepts, detector_class, detector_names
 from adrec.metrics.detection import detection_report
 from adrec.metrics.time_series import time_series_report
 
@@ -111,11 +112,9 @@ Registry = dict[str, type[BaseDetector]]
 
 def _adrec_detector(cls: type[BaseDetector], seed: int, test_params: bool) -> BaseDetector:
     params = cls.get_test_params() if test_params else {}
-    det = cls(**params)
-    for key in ("seed", "random_state"):
-        if key in det.params:
-            det = cls(**{**params, key: seed})
-    return det
+    if accepts(cls, "random_state"):
+        params = {**params, "random_state": seed}
+    return cls(**params)
 
 
 def _timed_run(make, fit, calib, test) -> tuple[Any, dict]:
@@ -123,7 +122,7 @@ def _timed_run(make, fit, calib, test) -> tuple[Any, dict]:
     t0 = time.perf_counter()
     det.fit(fit, calib)
     t1 = time.perf_counter()
-    scores = det.score_samples(test)
+    scores = det.decision_function(test)
     t2 = time.perf_counter()
     if not np.isfinite(scores).all():
         raise ValueError("non-finite scores")
@@ -154,8 +153,7 @@ def _run_task(task: Task, registry: Registry, cfg: BenchConfig, progress: Progre
             ("adrec", partial(_adrec_detector, cls, task.seed, cfg.test_params))
         ]
         if cfg.with_pyod and name in pyod_reference.REFERENCES and pyod_reference.pyod_version():
-            params = _adrec_detector(cls, task.seed, cfg.test_params).params
-            make = partial(pyod_reference.make_pyod, name, params, task.seed, fit.shape[-1])
+            make = partial(pyod_reference.make_pyod, name, task.seed, fit.shape[-1])
             impls.append(("pyod", make))
         for impl, make in impls:
             row = {
@@ -276,13 +274,11 @@ def _detector_params(chosen_by_part: dict[str, Registry], cfg: BenchConfig) -> d
     out: dict[str, dict] = {}
     for chosen in chosen_by_part.values():
         for name, cls in chosen.items():
-            params = _adrec_detector(cls, 0, cfg.test_params).params
-            entry = {"adrec": {"quantile": 0.99, **params}}
+            entry = {"adrec": _adrec_detector(cls, 0, cfg.test_params).get_params()}
             ref = pyod_reference.REFERENCES.get(name)
-            if cfg.with_pyod and ref is not None:
-                kwargs = ref.params(params, 0, 0)
-                kwargs.pop("n_features", None)  # the input width, set per data set
-                entry["pyod"] = {"class": ref.pyod_class, **kwargs}
+            if cfg.with_pyod and ref is not None and pyod_reference.pyod_version():
+                defaults = pyod_reference.pyod_defaults(name)
+                entry["pyod"] = {"class": ref.pyod_class, **defaults}
             out[name] = json.loads(json.dumps(entry, default=str))
     return out
 
@@ -295,9 +291,7 @@ def run_benchmark(
     import torch
 
     if registry is None:
-        import adrec.detectors  # noqa: F401  (registers every detector)
-
-        registry = DETECTORS
+        registry = {name: detector_class(name) for name in detector_names()}
     from threadpoolctl import threadpool_limits
 
     progress = Progress(echo)

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import adrec.detectors  # noqa: F401  (registers every detector class)
-from adrec.base import DETECTORS, BaseDetector
+from adrec.base import BaseDetector
 from adrec.bench.recommend_blends import tune_rule
 from adrec.bench.recommend_config import BenchConfig
 from adrec.data.splits import ChronoSplit, PredictionPoints
+from adrec.detectors.registry import detector_class, detector_names, make_detector
 from adrec.recommender.behaviour_features import BehaviourWindow, training_windows
 
 DETECTOR_PREFERENCE = ("iforest", "pca", "gmm", "knn", "lstm_ae")
@@ -25,12 +25,13 @@ def detector_candidates(
     """(detector name, activity_only, as_steps) triples to choose from on validation. A
     sequence detector (input [n, time, features]) reads either the window's steps or its
     summary as a one-step sequence; a tabular one reads the summary."""
+    registered = detector_names()
     if name == "auto":
-        names = [d for d in DETECTOR_PREFERENCE if d in DETECTORS]
-    elif name in DETECTORS:
+        names = [d for d in DETECTOR_PREFERENCE if d in registered]
+    elif name in registered:
         names = [name]
     else:
-        raise ValueError(f"unknown detector {name!r}; registered: {sorted(DETECTORS)}")
+        raise ValueError(f"unknown detector {name!r}; registered: {registered}")
     blocks = {"auto": [False, True], "all": [False], "activity": [True]}.get(features)
     if blocks is None:
         raise ValueError(f"features must be auto, all or activity, got {features!r}")
@@ -38,7 +39,7 @@ def detector_candidates(
     if steps is None:
         raise ValueError(f"sequence_input must be auto, steps or summary, got {sequence_input!r}")
     forms = {3: steps, 2: [False]}
-    return [(n, b, f) for n in names for b in blocks for f in forms[DETECTORS[n].input_ndim]]
+    return [(n, b, f) for n in names for b in blocks for f in forms[detector_class(n).input_ndim]]
 
 
 @dataclass
@@ -78,7 +79,6 @@ def fit_behaviour_detector(
 ) -> tuple[BehaviourDetector, dict]:
     """Fit on windows of 80% of the users' training histories, calibrate (99th percentile) on
     the other 20% (held-out normal windows). Training histories end before every target."""
-    cls = DETECTORS[name]
     rng = np.random.default_rng(seed)
     calib_users = set(rng.permutation(len(split.train))[: len(split.train) // 5].tolist())
     fit_rows, calib_rows = [], []
@@ -92,8 +92,7 @@ def fit_behaviour_detector(
             f"detector: {len(fit_rows)} fit and {len(calib_rows)} calibration windows; use "
             "fewer targets per user or a smaller window"
         )
-    params = {"seed": seed} if "seed" in cls().params else {}
-    behaviour = BehaviourDetector(cls(**params), window, as_steps)
+    behaviour = BehaviourDetector(make_detector(name, random_state=seed), window, as_steps)
     X_fit, X_cal = behaviour.inputs(fit_rows), behaviour.inputs(calib_rows)
     behaviour.detector.fit(X_fit, X_cal)
     return behaviour, {

@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 
-from adrec.base import DETECTORS, BaseDetector
+from adrec.base import BaseDetector, bounded_sample
 from adrec.calibration import ScoreCalibrator
+from adrec.detectors.registry import accepts, detector_class, detector_names
 
 _BASE_PREFIX = "base."
 
@@ -28,30 +28,41 @@ def multichannel_window_features(windows: np.ndarray) -> np.ndarray:
 
 
 class WindowFeatureDetector(BaseDetector):
-    """Delegates to the registered 2-D detector `base` (built with `base_params`), fitted on
-    the windows' features. Threshold and calibration are the base detector's own (so a base
-    with its own threshold rule, such as hotelling_t2's F law, keeps it); the saved state
-    nests the base detector's state."""
+    """Delegates to the registered 2-D detector `base` (built with `base_params`, and with
+    this detector's `contamination` and, where the base is stochastic, `random_state`),
+    fitted on the windows' features. Threshold and calibration are the base detector's own
+    (so a base with its own threshold rule, such as hotelling_t2's F law, keeps it); the
+    saved state nests the base detector's state."""
 
     name = "window_features"
     input_ndim = 3
 
-    def __init__(self, quantile: float = 0.99, base: str = "iforest", base_params=None, **kw):
-        if kw:
-            raise TypeError(f"WindowFeatureDetector got unknown parameter(s) {sorted(kw)}")
-        super().__init__(quantile, base=base, base_params=dict(base_params or {}))
+    def __init__(
+        self,
+        base: str = "iforest",
+        base_params: dict[str, Any] | None = None,
+        contamination: float = 0.01,
+        random_state: int | None = 0,
+    ) -> None:
+        self.base = base
+        self.base_params = base_params
+        self.contamination = contamination
+        self.random_state = random_state
 
     @classmethod
     def get_test_params(cls) -> dict[str, Any]:
         return {"base": "pca", "base_params": {"n_components": 2}}
 
     def _make_base(self) -> BaseDetector:
-        name = self.params["base"]
-        cls = DETECTORS.get(name)
-        if cls is None or cls.input_ndim != 2:
-            choices = sorted(k for k, c in DETECTORS.items() if c.input_ndim == 2)
-            raise ValueError(f"base must name a registered 2-D detector {choices}, got {name!r}")
-        return cls(quantile=self.quantile, **self.params["base_params"])
+        tabular = detector_names("tabular")
+        if self.base not in tabular:
+            msg = f"base must name a registered 2-D detector {tabular}, got {self.base!r}"
+            raise ValueError(msg)
+        cls = detector_class(self.base)
+        params = {**dict(self.base_params or {}), "contamination": self.contamination}
+        if accepts(cls, "random_state"):
+            params.setdefault("random_state", self.random_state)
+        return cls(**params)
 
     # The calibrator lives on the base detector; this one reads and writes it there.
     @property
@@ -74,26 +85,32 @@ class WindowFeatureDetector(BaseDetector):
 
     def _fit(self, X: np.ndarray) -> None:
         self.base_ = self._make_base()
+        self.base_._check_params()
         self.window_ = X.shape[1]
-        features = multichannel_window_features(X)
-        # The base's own fit() would also calibrate on these rows; calibrate() below does it
-        # once, on the data fit() chooses.
-        self.base_._fit(self.base_._check_input(features, "window features"))
-        self.n_features_ = X.shape[2]
-        self.fitted_ = True
+        features = self.base_._check_input(multichannel_window_features(X), "window features")
+        # The base's own fit() would also calibrate on these rows: BaseDetector.fit does it
+        # once, through this detector's scores, on the data fit() chooses.
+        self.base_._fit(features)
+        self.base_.n_features_ = features.shape[1]
+        self.base_.fitted_ = True
 
-    def calibrate(self, X_normal: np.ndarray) -> WindowFeatureDetector:
-        self.base_.calibrate(self._features(self._check_input(X_normal, "X_normal")))
-        return self
+    def _training_scores(self, X: np.ndarray) -> np.ndarray:
+        return self.base_._training_scores(multichannel_window_features(bounded_sample(X)))
+
+    def _forget_fit_scores(self) -> None:
+        self.base_._forget_fit_scores()
+
+    def _calibrator_from(self, scores: np.ndarray) -> ScoreCalibrator:
+        return self.base_._calibrator_from(scores)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        return self.base_.score_samples(self._features(X))
+        return self.base_._score(self._features(X))
 
-    def _state(self) -> dict[str, torch.Tensor]:
+    def _state(self) -> dict[str, Any]:
         nested = {_BASE_PREFIX + k: v for k, v in self.base_._state().items()}
-        return {"window": torch.tensor(self.window_), **nested}
+        return {"window": np.array(self.window_), **nested}
 
-    def _set_state(self, state: dict[str, torch.Tensor]) -> None:
+    def _set_state(self, state: dict[str, Any]) -> None:
         self.window_ = int(state["window"])
         base = self._make_base()
         base.n_features_ = self.window_ * self.n_features_ + 2 * self.n_features_

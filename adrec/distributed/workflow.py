@@ -18,10 +18,11 @@ import ray.data
 from ray.data.expressions import col
 
 from adrec.artifacts import RunDir, save_sasrec, save_table
-from adrec.base import BaseDetector
+from adrec.base import BaseDetector, seed_from
 from adrec.data.behavior import DaySplit, WindowSpec, label_windows
 from adrec.data.logs import read_life_events
 from adrec.detectors.lstm_ae.detector import LSTMAEDetector
+from adrec.detectors.registry import load_detector
 from adrec.distributed import pipeline
 from adrec.distributed.train import TrainSettings, train_lstm_ae, train_next_item_model
 from adrec.metrics.detection import detection_report
@@ -41,13 +42,20 @@ def _sasrec_defaults() -> dict:
     }
 
 
+def _lstm_ae_defaults() -> dict:
+    """The LSTM-AE's constructor parameters but its threshold (TrainOptions.quantile)."""
+    params = LSTMAEDetector().get_params()
+    params.pop("contamination")
+    return params
+
+
 @dataclass
 class TrainOptions:
     window_days: int = 7
     fit_fraction: float = 0.5
     calib_fraction: float = 0.68
     quantile: float = 0.99
-    detector: dict = field(default_factory=lambda: dict(LSTMAEDetector().params))
+    detector: dict = field(default_factory=_lstm_ae_defaults)
     sasrec: dict = field(default_factory=_sasrec_defaults)
     num_partitions: int | None = None  # None: chosen from the log's size
     max_calibration_windows: int = 50_000
@@ -58,13 +66,13 @@ class _WindowScorer:
     """A Ray Data actor that loads the saved detector once and scores batches of windows."""
 
     def __init__(self, detector_dir: str):
-        self.detector = BaseDetector.load(detector_dir)
+        self.detector = load_detector(detector_dir)
 
     def __call__(self, batch: dict) -> dict:
         return {
             "user_id": batch["user_id"],
             "end_day": batch["end_day"],
-            "score": self.detector.score_samples(batch["window"]),
+            "score": self.detector.decision_function(batch["window"]),
         }
 
 
@@ -162,6 +170,7 @@ def _detector_stages(r: _Run, truth: pd.DataFrame | None) -> tuple[BaseDetector,
     mean, std = pipeline.moment_sums(fit_w)
     config = {
         **r.opts.detector,
+        "seed": seed_from(r.opts.detector.get("random_state", 0)),
         "n_features": r.spec.n_features,
         "mean": mean.tolist(),
         "std": std.tolist(),
@@ -177,7 +186,8 @@ def _detector_stages(r: _Run, truth: pd.DataFrame | None) -> tuple[BaseDetector,
     if counts["calib"] > r.opts.max_calibration_windows:
         calib_w = calib_w.random_sample(r.opts.max_calibration_windows / counts["calib"], seed=0)
     calib_x = pipeline.column(calib_w, "window")
-    detector = LSTMAEDetector(quantile=r.opts.quantile, **r.opts.detector).use_module(module)
+    contamination = 1.0 - r.opts.quantile
+    detector = LSTMAEDetector(contamination=contamination, **r.opts.detector).use_module(module)
     detector.calibrate(calib_x)
     detector.save(r.dirs.detector)
     r.progress.done(

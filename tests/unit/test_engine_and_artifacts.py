@@ -19,9 +19,9 @@ from adrec.artifacts import (
     save_sasrec,
     save_table,
 )
-from adrec.base import BaseDetector
 from adrec.data.behavior import build_windows, live_window
 from adrec.detectors.lstm_ae import LSTMAEDetector
+from adrec.detectors.registry import load_detector
 from adrec.errors import BadEventsError, UnknownUserError
 from adrec.recommender.blend import BlendRule
 from adrec.recommender.sasrec import SASRec
@@ -189,7 +189,7 @@ def test_score_is_consistent(run, scorer):
     assert out["unknown_category_events"] == 0
     # The served score is the detector's score of the live window.
     window = live_window(events, run["profiles"][uid], run["spec"])
-    expected = run["detector"].score_samples(window[None])[0]
+    expected = run["detector"].decision_function(window[None])[0]
     assert out["score"] == pytest.approx(float(expected), rel=1e-5)
 
 
@@ -334,6 +334,6 @@ def test_items_missing_from_the_catalogue_are_never_recommended(
 
 
 def test_loaded_detector_is_the_saved_one(run):
-    det = BaseDetector.load(run["root"] / "detector")
+    det = load_detector(run["root"] / "detector")
     x = np.zeros((3, run["spec"].window_days, run["spec"].n_features), np.float32)
-    np.testing.assert_array_equal(det.score_samples(x), run["detector"].score_samples(x))
+    np.testing.assert_array_equal(det.decision_function(x), run["detector"].decision_function(x))

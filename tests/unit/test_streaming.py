@@ -85,7 +85,7 @@ def test_window_equals_the_batch_window_ending_on_that_day(setting):
     row = int(np.flatnonzero(batch["end_day"] == last_day)[0])
     np.testing.assert_array_equal(batch["profile"][row], profiles[2])
     np.testing.assert_array_equal(stream.window(2), batch["window"][row])
-    batch_scores = det.score_samples(batch["window"])
+    batch_scores = det.decision_function(batch["window"])
     np.testing.assert_allclose(result["score"], batch_scores[row], rtol=1e-12)
     np.testing.assert_allclose(
         result["calibrated"], det.calibrated(batch["window"])[row], rtol=1e-12
