@@ -228,7 +228,7 @@ def test_pca_residual_and_pyod_scores():
     normal /= np.linalg.norm(normal)  # a unit direction off the kept components
 
     def raw(z: np.ndarray) -> np.ndarray:  # standardised, centred coordinates -> input row
-        return (det.scaler_.mean + det.scaler_.scale * (det.mean_ + z))[None]
+        return (det.scaler_.mean + det.scaler_.scale * z)[None]
 
     assert det.decision_function(raw(2.0 * W[0] - W[1]))[0] == pytest.approx(0.0, abs=1e-9)
     assert det.decision_function(raw(W[0] + 3.0 * normal))[0] == pytest.approx(9.0, rel=1e-5)
@@ -374,3 +374,29 @@ def test_ocsvm_scores_in_bounded_blocks_equal_one_block(monkeypatch):
     whole = det.decision_function(Y)
     monkeypatch.setattr(common, "_BLOCK_VALUES", 7 * len(det.support_vectors_))
     np.testing.assert_allclose(det.decision_function(Y), whole, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["full", "tied", "diag", "spherical"])
+def test_one_component_gmm_is_the_em_solution_in_closed_form(kind):
+    det = GMMDetector(covariance_type=kind).fit(X)
+    ref = GaussianMixture(1, covariance_type=kind, random_state=0).fit(X.astype(np.float64))
+    # The same model; EM sums in another order (and adds 10 eps to the component weight).
+    np.testing.assert_allclose(det.gmm_.covariances_, ref.covariances_, rtol=1e-7)
+    np.testing.assert_allclose(det.decision_function(Y), -ref.score_samples(Y), rtol=1e-7)
+
+
+def test_neighbours_leave_out_the_row_itself_but_keep_its_duplicates():
+    from adrec.detectors.tabular.neighbors import NeighborIndex
+
+    rows = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [3.0, 0.0]])
+    dist, ind = NeighborIndex(rows).query_training(np.arange(4), 2)
+    np.testing.assert_array_equal(np.sort(ind[:2], axis=1), [[1, 2], [0, 2]])
+    np.testing.assert_allclose(dist[:2], [[0.0, 1.0], [0.0, 1.0]])
+    assert not (ind == np.arange(4)[:, None]).any()
+
+
+def test_high_dimensional_neighbours_are_exact_brute_force():
+    wide, query = gaussian(120, p=30, seed=6), gaussian(10, p=30, seed=7)
+    det = KNNDetector(n_neighbors=4, scaling="none").fit(wide)
+    dist = np.sort(np.linalg.norm(query[:, None, :] - wide[None].astype(np.float64), axis=2), 1)
+    np.testing.assert_allclose(det.decision_function(query), dist[:, 3], rtol=1e-6)

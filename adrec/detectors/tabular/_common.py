@@ -51,6 +51,12 @@ def contiguous(a: np.ndarray) -> np.ndarray:
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
+def row_norms_squared(A: np.ndarray) -> np.ndarray:
+    """Each row's squared Euclidean norm (einsum: several times faster than a sum over a
+    short last axis)."""
+    return np.einsum("ij,ij->i", A, A)
+
+
 def check_int(value: Any, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -111,6 +117,14 @@ class Scaler:
             spread = np.sqrt(np.mean(np.square(X - center), axis=0))
         else:
             center, spread = X.mean(axis=0), X.std(axis=0)
+        return cls.from_moments(center, spread, kind)
+
+    @classmethod
+    def from_moments(cls, center: np.ndarray, spread: np.ndarray, kind: str) -> Scaler:
+        """The scaler of `kind` from each feature's centre and spread."""
+        check_choice(kind, "scaling", SCALINGS)
+        if kind == "none":
+            return cls(np.zeros_like(center), np.ones_like(center))
         if kind == "shrink":
             spread = np.maximum(spread, np.sqrt(np.mean(np.square(spread))))
         return cls(center, np.where(spread > 1e-12, spread, 1.0))

@@ -4,6 +4,7 @@ estimate, both from scikit-learn."""
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import solve_triangular
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KernelDensity
 
@@ -14,6 +15,7 @@ from adrec.detectors.tabular._common import (
     check_choice,
     check_int,
     check_positive,
+    row_norms_squared,
 )
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -22,8 +24,9 @@ _GMM_ARRAYS = ("weights_", "means_", "covariances_", "precisions_", "precisions_
 
 
 class GMMDetector(TabularDetector):
-    """scikit-learn's GaussianMixture; the fitted weights, means and (Cholesky) precisions are
-    the saved state and are set back on a fresh GaussianMixture at load."""
+    """scikit-learn's GaussianMixture (the single Gaussian of one component in closed form);
+    the fitted weights, means and (Cholesky) precisions are the saved state and are set back
+    on a fresh GaussianMixture at load."""
 
     name = "gmm"
 
@@ -54,20 +57,69 @@ class GMMDetector(TabularDetector):
         )
 
     def _learn(self, X: np.ndarray) -> None:
-        self.gmm_ = self._mixture().fit(X)
+        gmm = self._mixture()
+        if self.n_components > 1:
+            self.gmm_ = gmm.fit(X)
+            return
+        # One component: EM's first M-step (every responsibility 1) is already the maximum
+        # likelihood Gaussian, and later steps repeat it; scikit-learn would still run
+        # k-means and two EM rounds. The closed form is the same model in one pass.
+        mean = X.mean(axis=0)
+        diff = X - mean
+        n, d = X.shape
+        kind = self.covariance_type
+        if kind in ("full", "tied"):
+            cov = diff.T @ diff / n + self.reg_covar * np.eye(d)
+            chol = np.linalg.cholesky(cov)
+            prec_chol = solve_triangular(chol, np.eye(d), lower=True).T
+            covariances, precisions_cholesky = cov, prec_chol
+            precisions = prec_chol @ prec_chol.T
+            if kind == "full":
+                covariances, precisions_cholesky = cov[None], prec_chol[None]
+                precisions = precisions[None]
+        else:
+            var = np.mean(np.square(diff), axis=0) + self.reg_covar
+            covariances = var[None] if kind == "diag" else np.array([var.mean()])
+            precisions_cholesky = 1.0 / np.sqrt(covariances)
+            precisions = 1.0 / covariances
+        self.gmm_ = gmm
+        self._set_mixture(
+            weights=np.ones(1),
+            means=mean[None],
+            covariances=covariances,
+            precisions=precisions,
+            precisions_cholesky=precisions_cholesky,
+        )
+
+    def _set_mixture(self, **arrays: np.ndarray) -> None:
+        for key, value in arrays.items():
+            setattr(self.gmm_, key + "_", value)
+        self.gmm_.n_features_in_ = self.gmm_.means_.shape[1]
 
     def _score_rows(self, X: np.ndarray) -> np.ndarray:
-        return -self.gmm_.score_samples(X)
+        if len(self.gmm_.weights_) > 1:
+            return -self.gmm_.score_samples(X)
+        # One Gaussian: -log N(x) = (d log 2 pi + |(x - mean) P|^2) / 2 - log det P, with
+        # P the Cholesky factor of the precision; scikit-learn's arithmetic without its
+        # log-sum-exp over a single component.
+        chol = self.gmm_.precisions_cholesky_
+        diff = X - self.gmm_.means_[0]
+        if self.covariance_type in ("full", "tied"):
+            P = chol[0] if self.covariance_type == "full" else chol
+            squared = row_norms_squared(diff @ P)
+            log_det = np.log(np.diag(P)).sum()
+        else:
+            squared = row_norms_squared(diff * chol[0])
+            log_det = np.log(chol[0]) * (X.shape[1] if self.covariance_type == "spherical" else 1)
+            log_det = np.sum(log_det)
+        return 0.5 * (X.shape[1] * np.log(2 * np.pi) + squared) - log_det
 
     def _state(self) -> dict[str, np.ndarray]:
         return {k.rstrip("_"): np.ascontiguousarray(getattr(self.gmm_, k)) for k in _GMM_ARRAYS}
 
     def _restore(self, state: dict[str, np.ndarray]) -> None:
-        gmm = self._mixture()
-        for key in _GMM_ARRAYS:
-            setattr(gmm, key, state[key.rstrip("_")])
-        gmm.n_features_in_ = gmm.means_.shape[1]
-        self.gmm_ = gmm
+        self.gmm_ = self._mixture()
+        self._set_mixture(**{key.rstrip("_"): state[key.rstrip("_")] for key in _GMM_ARRAYS})
 
     def _fit(self, X: np.ndarray) -> None:
         super()._fit(X)

@@ -8,7 +8,12 @@ from scipy import stats
 from sklearn.covariance import LedoitWolf
 
 from adrec.calibration import ScoreCalibrator
-from adrec.detectors.tabular._common import Scaler, TabularDetector, check_choice
+from adrec.detectors.tabular._common import (
+    Scaler,
+    TabularDetector,
+    check_choice,
+    row_norms_squared,
+)
 
 COVARIANCES = ("ledoit_wolf", "empirical")
 THRESHOLDS = ("quantile", "f", "chi2")
@@ -31,7 +36,7 @@ def whitening(cov: np.ndarray, ridge: float) -> np.ndarray:
 
 
 def squared_distance(X: np.ndarray, mean: np.ndarray, white: np.ndarray) -> np.ndarray:
-    return np.square((X - mean) @ white).sum(axis=1)
+    return row_norms_squared((X - mean) @ white)
 
 
 class HotellingT2Detector(TabularDetector):

@@ -6,14 +6,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import nnls
 from scipy.spatial.distance import cdist
-from sklearn.decomposition import NMF, PCA
+from sklearn.decomposition import NMF
 
 from adrec.detectors.tabular._common import (
-    SCALINGS,
     Scaler,
     TabularDetector,
     check_choice,
     check_int,
+    row_norms_squared,
 )
 
 PCA_METHODS = ("weighted", "residual", "pyod")
@@ -22,7 +22,7 @@ _RELATIVE_RANK_TOL = 1e-12  # components with less variance than this share of t
 
 def residual_to_subspace(Z: np.ndarray, basis: np.ndarray) -> np.ndarray:
     """Squared distance of each row of Z to the span of the orthonormal rows of `basis`."""
-    return np.square(Z - (Z @ basis.T) @ basis).sum(axis=1)
+    return row_norms_squared(Z - (Z @ basis.T) @ basis)
 
 
 class PCADetector(TabularDetector):
@@ -78,40 +78,57 @@ class PCADetector(TabularDetector):
 
     def _learn(self, X: np.ndarray) -> None:
         check_choice(self.method, "method", PCA_METHODS)
-        p = X.shape[1]
+        n, p = X.shape
         if self.method == "residual" and p < 2:
             raise ValueError("pca's residual needs at least 2 features (p - 1 components)")
         if isinstance(self.power, bool) or not isinstance(self.power, int | float):
             raise ValueError(f"power must be a number, got {self.power!r}")
-        self.scaler_ = Scaler.fit(X, check_choice(self.scaling, "scaling", SCALINGS))
-        Z = self.scaler_.transform(X)
-        # All components, so scikit-learn picks an exact solver (full SVD or the covariance's
-        # eigendecomposition), never a randomised one.
-        pca = PCA(svd_solver="covariance_eigh" if len(Z) >= 10 * p else "full").fit(Z)
-        variance = pca.explained_variance_
+        mean = X.mean(axis=0)
+        centred = X - mean
+        if n > p:  # the eigendecomposition of the scaled rows' covariance (one product)
+            gram = centred.T @ centred
+            self.scaler_ = Scaler.from_moments(mean, np.sqrt(np.diag(gram) / n), self.scaling)
+            scale = self.scaler_.scale
+            variance, vectors = np.linalg.eigh(gram / (n - 1) / np.outer(scale, scale))
+            variance, components = variance[::-1], vectors[:, ::-1].T
+        else:  # fewer rows than features: the thin SVD of the scaled rows
+            self.scaler_ = Scaler.from_moments(mean, centred.std(axis=0), self.scaling)
+            _, singular, components = np.linalg.svd(
+                centred / self.scaler_.scale, full_matrices=False
+            )
+            variance = np.square(singular) / max(n - 1, 1)
+        variance = np.maximum(variance, 0.0)
+        ratio = variance / max(variance.sum(), 1e-300)
+        # One sign per component, as scikit-learn's PCA fixes it (its largest entry > 0):
+        # PyOD's score measures distances to the components as points.
+        largest = components[np.arange(len(components)), np.abs(components).argmax(axis=1)]
+        components = components * np.where(largest < 0, -1.0, 1.0)[:, None]
         rank = max(1, int(np.sum(variance > variance[0] * _RELATIVE_RANK_TOL)))
-        k = min(self._n_kept(pca.explained_variance_ratio_, rank), rank)
+        k = min(self._n_kept(ratio, rank), rank)
         if self.method == "residual":
             k = min(k, p - 1)  # with all p components the residual is zero for every row
-        self.mean_ = pca.mean_
-        self.components_ = pca.components_[:k]
+        self.components_ = components[:k]
         self.variance_ = variance[:k]
-        self.variance_ratio_ = pca.explained_variance_ratio_[:k]
+        self.variance_ratio_ = ratio[:k]
+        self._prepare()
+
+    def _prepare(self) -> None:
+        # Scaling folded into the projection: a row's coordinates in one product.
+        self.projection_ = np.ascontiguousarray((self.components_ / self.scaler_.scale).T)
+        self.weights_ = self.variance_ ** -float(self.power)
 
     def _score_rows(self, X: np.ndarray) -> np.ndarray:
-        Z = self.scaler_.transform(X)
         if self.method == "pyod":
+            Z = self.scaler_.transform(X)
             return np.sum(cdist(Z, self.components_) / self.variance_ratio_, axis=1)
-        Z -= self.mean_
+        X = X - self.scaler_.mean
         if self.method == "residual":
-            return residual_to_subspace(Z, self.components_)
-        Y = Z @ self.components_.T
-        return np.square(Y) @ (self.variance_ ** -float(self.power))
+            return residual_to_subspace(X / self.scaler_.scale, self.components_)
+        return np.square(X @ self.projection_) @ self.weights_
 
     def _state(self) -> dict[str, np.ndarray]:
         return {
             **self.scaler_.state(),
-            "mean": self.mean_,
             "components": self.components_,
             "variance": self.variance_,
             "variance_ratio": self.variance_ratio_,
@@ -119,10 +136,10 @@ class PCADetector(TabularDetector):
 
     def _restore(self, state: dict[str, np.ndarray]) -> None:
         self.scaler_ = Scaler.from_state(state)
-        self.mean_ = state["mean"]
         self.components_ = state["components"]
         self.variance_ = state["variance"]
         self.variance_ratio_ = state["variance_ratio"]
+        self._prepare()
 
 
 class NMFDetector(TabularDetector):
@@ -177,7 +194,7 @@ class NMFDetector(TabularDetector):
         return np.stack([nnls(basis, row)[0] for row in clipped])
 
     def _score_rows(self, X: np.ndarray) -> np.ndarray:
-        return np.square(self._shifted(X) - self.codes(X) @ self.components_).sum(axis=1)
+        return row_norms_squared(self._shifted(X) - self.codes(X) @ self.components_)
 
     def _state(self) -> dict[str, np.ndarray]:
         return {**self.scaler_.state(), "shift": self.shift_, "components": self.components_}
