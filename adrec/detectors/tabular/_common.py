@@ -19,8 +19,9 @@ _BLOCK_VALUES = 8_000_000
 
 
 class TabularDetector(BaseDetector):
-    """A detector over [n, features] rows. Subclasses implement `_learn` / `_score_rows` on
-    float64 arrays and `_state` / `_restore` with NumPy arrays."""
+    """A detector over [n, features] rows. Subclasses implement `_learn` (on float64 rows) /
+    `_score_rows` (on the validated float32 rows, whose first operation with the float64
+    state must give float64) and `_state` / `_restore` with NumPy arrays."""
 
     def _learn(self, X: np.ndarray) -> None:
         raise NotImplementedError
@@ -40,7 +41,9 @@ class TabularDetector(BaseDetector):
                 setattr(self, key, contiguous(value))
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        return self._score_rows(X.astype(np.float64))
+        # float32 rows as validated: each detector's first step against its float64 state
+        # (a centre, a projection) works in float64, so no separate converted copy is made.
+        return self._score_rows(X)
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self._restore({k: contiguous(np.asarray(v)) for k, v in state.items()})
@@ -140,7 +143,9 @@ class Scaler:
         return cls(center, np.where(spread > 1e-12, spread, 1.0))
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        return (X - self.mean) / self.scale
+        out = np.subtract(X, self.mean, dtype=np.float64)
+        out /= self.scale
+        return out
 
     def state(self) -> dict[str, np.ndarray]:
         return {"scaler_mean": self.mean, "scaler_scale": self.scale}

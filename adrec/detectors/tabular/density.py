@@ -98,7 +98,7 @@ class GMMDetector(TabularDetector):
 
     def _score_rows(self, X: np.ndarray) -> np.ndarray:
         if len(self.gmm_.weights_) > 1:
-            return -self.gmm_.score_samples(X)
+            return -self.gmm_.score_samples(X.astype(np.float64))
         # One Gaussian: -log N(x) = (d log 2 pi + |(x - mean) P|^2) / 2 - log det P, with
         # P the Cholesky factor of the precision; scikit-learn's arithmetic without its
         # log-sum-exp over a single component.
