@@ -253,8 +253,9 @@ def _progress(row: dict, elapsed: float) -> str:
 
 
 def summarize(result: dict) -> list[dict]:
-    """Per detector and implementation: seconds and peak MB per size, the growth exponent,
-    and (adrec) the ratio of its seconds to PyOD's at each size both ran."""
+    """Per detector and implementation: wall and CPU seconds and peak MB per size, the
+    growth exponents (of CPU and of wall seconds), and (adrec) the ratios of its seconds to
+    PyOD's at each size both ran."""
     out = []
     rows = result["rows"]
     for name in dict.fromkeys(r["detector"] for r in rows):
@@ -263,6 +264,7 @@ def summarize(result: dict) -> list[dict]:
             if not mine:
                 continue
             done = [r for r in mine if "total_s" in r]
+            sizes = [r["n"] for r in done]
             entry = {
                 "detector": name,
                 "impl": impl,
@@ -273,22 +275,24 @@ def summarize(result: dict) -> list[dict]:
                 "not_run": {
                     r["n"]: r.get("skipped") or r.get("error") for r in mine if r not in done
                 },
-                "exponent": growth_exponent([r["n"] for r in done], [r["total_s"] for r in done]),
+                "exponent": growth_exponent(sizes, [r["cpu_s"] for r in done]),
+                "exponent_wall": growth_exponent(sizes, [r["total_s"] for r in done]),
             }
             out.append(entry)
     by = {(e["detector"], e["impl"]): e for e in out}
     for e in out:
         ref = by.get((e["detector"], "pyod"))
         if e["impl"] == "adrec" and ref:
-            e["ratio"] = {
-                n: s / ref["seconds"][n] for n, s in e["seconds"].items() if n in ref["seconds"]
-            }
+            both = [n for n in e["seconds"] if n in ref["seconds"]]
+            e["ratio"] = {n: e["seconds"][n] / ref["seconds"][n] for n in both}
+            e["cpu_ratio"] = {n: e["cpu_seconds"][n] / ref["cpu_seconds"][n] for n in both}
     return out
 
 
 def render_markdown(result: dict) -> str:
     cfg, env = result["config"], result["environment"]
     sizes = cfg["sizes"]
+    summary = summarize(result)
     lines = [
         "# Detector scale",
         "",
@@ -296,25 +300,45 @@ def render_markdown(result: dict) -> str:
         f"training rows, as PyOD sets it), then score n test rows (1% planted anomalies). "
         f"Each run in its own process, {cfg['threads']} thread(s) (OMP_NUM_THREADS, "
         f"OPENBLAS_NUM_THREADS and threadpoolctl), {env['cpu_count']} CPUs, PyOD "
-        f"{env['pyod'] or 'not installed'} with its defaults; wall time {result['wall_s']:.0f} s. "
-        f"Seconds are fit + score (wall); MB is the peak resident memory above what the "
-        f"process held before fitting; b is the fitted exponent of seconds ~ n^b; ratio is "
-        f"adrec's seconds over PyOD's at the same n. '–': not run (the previous size "
-        f"projected past {cfg['budget_s']:.0f} s, or it failed: see the JSON).",
+        f"{env['pyod'] or 'not installed'} with its defaults; wall time {result['wall_s']:.0f} s.",
+        "",
+        "Fit + score seconds as CPU seconds of the process (wall seconds in brackets: on a "
+        "shared machine the wall clock also counts other jobs' time); b is the fitted exponent "
+        "of CPU seconds ~ n^b; MB is the peak resident memory above what the process held "
+        f"before fitting. '–': not run (the previous size projected past "
+        f"{cfg['budget_s']:.0f} s, or it failed: see the JSON).",
         "",
     ]
-    head = ["detector", "impl", *[f"{n // 1000}k s" for n in sizes], "b"]
-    head += [f"{n // 1000}k MB" for n in sizes] + [f"ratio {n // 1000}k" for n in sizes]
+    head = ["detector", "impl", *[_k(n) for n in sizes], "b", *[f"{_k(n)} MB" for n in sizes]]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for e in summarize(result):
+    for e in summary:
         cells = [e["detector"], "PyOD" if e["impl"] == "pyod" else "adrec"]
-        cells += [_num(e["seconds"].get(n), 2) for n in sizes]
+        for n in sizes:
+            cpu, wall = e["cpu_seconds"].get(n), e["seconds"].get(n)
+            cells.append("–" if cpu is None else f"{cpu:.2f} ({wall:.2f})")
         cells.append(_num(e["exponent"], 2))
         cells += [_num(e["peak_mb"].get(n), 0) for n in sizes]
-        ratio = e.get("ratio", {})
-        cells += [_num(ratio.get(n), 2) for n in sizes]
         lines.append("| " + " | ".join(cells) + " |")
+    ratios = [e for e in summary if e.get("ratio")]
+    if ratios:
+        lines += [
+            "",
+            "adrec's fit + score seconds over PyOD's at the same n: CPU (wall in brackets).",
+            "",
+            "| detector | " + " | ".join(_k(n) for n in sizes) + " |",
+            "|" + "---|" * (len(sizes) + 1),
+        ]
+        for e in ratios:
+            cells = [e["detector"]]
+            for n in sizes:
+                c, w = e["cpu_ratio"].get(n), e["ratio"].get(n)
+                cells.append("–" if c is None else f"{c:.2f} ({w:.2f})")
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _k(n: int) -> str:
+    return f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
 
 def _num(v: float | None, digits: int) -> str:

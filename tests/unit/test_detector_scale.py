@@ -67,10 +67,11 @@ def test_summary_and_report_show_ratios_exponents_and_skips(tmp_path):
         "rows": rows,
     }
     adrec, pyod = summarize(result)
-    assert adrec["ratio"] == {10_000: 0.5, 30_000: 0.375}
+    assert adrec["ratio"] == {10_000: 0.5, 30_000: 0.375} == adrec["cpu_ratio"]
     assert pyod["exponent"] == pytest.approx(np.log(4) / np.log(3))
     assert pyod["not_run"] == {100_000: "projected"}
     text = render_markdown(result)
-    assert "| knn | adrec | 1.00 | 3.00 | – |" in text and "ratio 30k" in text
+    assert "| knn | adrec | 1.00 (1.00) | 3.00 (3.00) | – |" in text
+    assert "| knn | 0.50 (0.50) | 0.38 (0.38) | – |" in text
     md, js = write_report(result, tmp_path)
     assert json.loads(js.read_text())["summary"][0]["detector"] == "knn" and md.exists()
