@@ -242,9 +242,9 @@ def train_detector(
 ) -> None:
     """Train any neural detector with Ray Train (DDP over Ray Data shards), calibrate it on
     held-out normal rows and save it (weights + threshold + calibration)."""
-    from adrec.detectors.neural import neural_detector_names  # no Ray
+    from adrec.detectors.registry import detector_names  # no Ray, no torch
 
-    neural = neural_detector_names()
+    neural = detector_names("neural")
     if detector not in neural:
         raise typer.BadParameter(f"{detector!r} is not one of {neural}", param_hint="--detector")
     if not data.exists():
@@ -255,7 +255,7 @@ def train_detector(
         raise typer.BadParameter(f"not JSON: {exc}", param_hint="--params") from None
     if not isinstance(extra, dict):
         raise typer.BadParameter("must be a JSON object", param_hint="--params")
-    extra = {**extra, "seed": seed, **({"epochs": epochs} if epochs else {})}
+    extra = {**extra, "random_state": seed, **({"epochs": epochs} if epochs else {})}
 
     from adrec.distributed.cluster import connect
     from adrec.distributed.train import TrainSettings

@@ -21,7 +21,7 @@ import typer
 from sklearn.metrics import roc_auc_score
 
 from adrec.data.images import load_mvtec_category
-from adrec.detectors import DETECTORS
+from adrec.detectors import make_detector
 from adrec.metrics.detection import detection_report
 
 WEIGHTS = Path("../shared/data/weights/mobilenet_v2_features_imagenet.pth")
@@ -43,9 +43,9 @@ def main(
     for backbone, path in (("ImageNet MobileNetV2", weights), ("random MobileNetV2", None)):
         for name in ("padim", "patchcore"):
             t0 = time.perf_counter()
-            det = DETECTORS[name](weights=path).fit(fit, calib)
+            det = make_detector(name, weights=path).fit(fit, calib)
             t1 = time.perf_counter()
-            scores = det.score_samples(split.test)
+            scores = det.decision_function(split.test)
             maps = det.anomaly_map(split.test)
             t2 = time.perf_counter()
             image = detection_report(split.labels, scores, det.threshold_)

@@ -22,21 +22,21 @@ import ray.train.torch
 import torch
 from ray.util.queue import Queue
 
-from adrec.base import DETECTORS
-from adrec.detectors.neural.torch_detector import TorchDetector, neural_detector_names
+from adrec.detectors.neural.torch_detector import TorchDetector
+from adrec.detectors.registry import detector_class, detector_names
 from adrec.distributed.train import TrainSettings, _fit, _load_model, _train_epochs
 
 
 def detector_loop(config: dict) -> None:
     torch.set_num_threads(config["torch_threads"])
-    torch.manual_seed(config["params"]["seed"])
-    det = DETECTORS[config["detector"]](**config["params"])
+    torch.manual_seed(config["seed"])
+    det = detector_class(config["detector"])(**config["params"])
     model = det.build_module(config["n_features"])
     model.load_state_dict(config["initial_state"])
-    optimizer = torch.optim.Adam(model.parameters(), lr=config["params"]["lr"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=det.lr)
     shard = ray.train.get_dataset_shard("train")
     device = ray.train.torch.get_device()
-    batch_size = config["params"]["batch_size"]
+    batch_size = det.batch_size
 
     def batches():
         for b in shard.iter_torch_batches(
@@ -81,11 +81,10 @@ def _fit_with_progress(loop, config, datasets, name, storage, settings, log) -> 
 
 
 def neural_detector(name: str, params: dict | None = None) -> TorchDetector:
-    cls = DETECTORS.get(name)
-    if cls is None or not issubclass(cls, TorchDetector):
-        neural = neural_detector_names()
+    neural = detector_names("neural")
+    if name not in neural:
         raise ValueError(f"detector {name!r} is not a neural detector; choose from {neural}")
-    return cls(**(params or {}))
+    return detector_class(name)(**(params or {}))
 
 
 def train_detector(
@@ -106,19 +105,21 @@ def train_detector(
     reported metrics (epoch, loss). `log`, when given, gets the metrics of every report.
     Re-running with the same storage and run name resumes."""
     det = neural_detector(name, params)
-    det.quantile = quantile
+    det.set_params(contamination=1.0 - quantile)
+    seed = det.seed()  # one seed for the driver's preparation and every worker
     sample = np.stack(rows.take_batch(sample_rows, batch_format="numpy")["x"]).astype(np.float32)
     if sample.ndim != det.input_ndim:
         raise ValueError(
             f"{name} expects rows with {det.input_ndim - 1} axes, got shape {sample.shape[1:]}"
         )
-    module = det.prepared_module(sample)
+    module = det.prepared_module(sample, seed)
     config = {
         "detector": name,
-        "params": det.params,
+        "params": det.get_params(),
+        "seed": seed,
         "n_features": int(sample.shape[-1]),
         "initial_state": module.state_dict(),
-        "epochs": det.params["epochs"],
+        "epochs": det.epochs,
         "report_every": report_every,
     }
     datasets = {"train": rows.select_columns(["x"])}

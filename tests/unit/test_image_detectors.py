@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
-from adrec.base import BaseDetector, NotFittedError
+from adrec.base import NotFittedError
 from adrec.data.images import load_mvtec_category
-from adrec.detectors import DETECTORS
+from adrec.detectors import detector_class, load_detector
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 HAZELNUT = DATA / "hazelnut-toy"
@@ -53,22 +53,22 @@ def test_loader_errors_name_what_is_missing(tmp_path):
 @pytest.mark.parametrize("name", ["padim", "patchcore"])
 def test_pretrained_detectors_find_the_painted_defects(hazelnut, name, tmp_path):
     torch.set_num_threads(1)
-    det = DETECTORS[name](weights=WEIGHTS).fit(hazelnut.train)
-    scores = det.score_samples(hazelnut.test)
+    det = detector_class(name)(weights=WEIGHTS).fit(hazelnut.train)
+    scores = det.decision_function(hazelnut.test)
     assert roc_auc_score(hazelnut.labels, scores) >= 0.95
     maps = det.anomaly_map(hazelnut.test)
     assert maps.shape == hazelnut.masks.shape
     assert roc_auc_score(hazelnut.masks.ravel(), maps.ravel()) >= 0.95  # pixel level
-    loaded = BaseDetector.load(det.save(tmp_path / name))  # the backbone travels with it
-    np.testing.assert_allclose(loaded.score_samples(hazelnut.test[:3]), scores[:3], rtol=1e-5)
+    loaded = load_detector(det.save(tmp_path / name))  # the backbone travels with it
+    np.testing.assert_allclose(loaded.decision_function(hazelnut.test[:3]), scores[:3], rtol=1e-5)
 
 
 def test_missing_weights_grey_images_and_unfitted_maps_are_clear_errors(hazelnut):
     with pytest.raises(FileNotFoundError, match="no backbone weights"):
-        DETECTORS["padim"](weights="nowhere.pth").fit(hazelnut.train)
+        detector_class("padim")(weights="nowhere.pth").fit(hazelnut.train)
     with pytest.raises(ValueError, match="3 channels"):
-        DETECTORS["padim"]().fit(hazelnut.train[:, :1])
+        detector_class("padim")().fit(hazelnut.train[:, :1])
     with pytest.raises(ValueError, match="n_channels"):
-        DETECTORS["padim"](n_channels=0).fit(hazelnut.train)
+        detector_class("padim")(n_channels=0).fit(hazelnut.train)
     with pytest.raises(NotFittedError):
-        DETECTORS["patchcore"]().anomaly_map(hazelnut.test[:1])
+        detector_class("patchcore")().anomaly_map(hazelnut.test[:1])

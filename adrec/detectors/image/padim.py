@@ -13,23 +13,36 @@ from adrec.detectors.image.patch_detector import ImagePatchDetector
 
 class PaDiMDetector(ImagePatchDetector):
     name = "padim"
-    defaults = {"n_channels": 100, "eps": 0.01}
+
+    def __init__(
+        self,
+        n_channels: int = 100,
+        eps: float = 0.01,
+        weights: str | None = None,
+        contamination: float = 0.01,
+        random_state: int | None = 0,
+    ) -> None:
+        self.n_channels = n_channels
+        self.eps = eps
+        self.weights = weights
+        self.contamination = contamination
+        self.random_state = random_state
 
     @classmethod
     def get_test_params(cls) -> dict:
         return {"n_channels": 16}
 
     def _fit_patches(self, features: torch.Tensor) -> None:
-        d = int(self.params["n_channels"])
+        d = int(self.n_channels)
         if not 1 <= d <= CHANNELS:
             raise ValueError(f"n_channels must be in 1..{CHANNELS}, got {d}")
-        gen = torch.Generator().manual_seed(self.params["seed"])
+        gen = torch.Generator().manual_seed(self._seed())
         self.channels_ = torch.randperm(CHANNELS, generator=gen)[:d].sort().values
         x = self._positions(features).double()  # [h*w, n, d]
         self.mean_ = x.mean(1)
         centred = x - self.mean_[:, None]
         cov = centred.transpose(1, 2) @ centred / max(x.shape[1] - 1, 1)
-        cov += self.params["eps"] * torch.eye(d, dtype=cov.dtype)
+        cov += self.eps * torch.eye(d, dtype=cov.dtype)
         self.precision_ = torch.linalg.inv(cov)
         self.grid_ = features.shape[-2:]
 

@@ -3,36 +3,33 @@ score (the largest patch score) and anomaly maps at the image's resolution."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from adrec.base import BaseDetector, NotFittedError
+from adrec.base import BaseDetector, seed_from
 from adrec.detectors.image.backbone import mobilenet_features, patch_features
 
 
 class ImagePatchDetector(BaseDetector):
-    """Subclasses declare `defaults` and implement `_fit_patches(features [n, C, h, w])`,
-    `_patch_scores(features) -> [n, h, w]` and `_stats` / `_set_stats` (their tensors)."""
+    """Subclasses declare their parameters (with `weights`, `contamination` and
+    `random_state`) and implement `_fit_patches(features [n, C, h, w])`,
+    `_patch_scores(features) -> [n, h, w]` and `_stats` / `_set_stats` (their tensors).
+
+    weights: a MobileNetV2 features state_dict file; None gives random weights seeded by
+    random_state (tests)."""
 
     input_ndim = 4  # [n, 3, H, W]
-    defaults: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, quantile: float = 0.99, **params: Any) -> None:
-        unknown = sorted(set(params) - set(self.defaults) - {"weights", "seed"})
-        if unknown:
-            raise TypeError(f"{type(self).__name__} got unknown parameter(s) {unknown}")
-        # weights: a MobileNetV2 features state_dict; None gives seeded random weights (tests).
-        super().__init__(quantile, **{"weights": None, "seed": 0, **self.defaults, **params})
-        if self.params["weights"] is not None:  # params are saved as JSON
-            self.params["weights"] = str(self.params["weights"])
-        self.backbone_ = None
+    def _seed(self) -> int:
+        if getattr(self, "seed_", None) is None:
+            self.seed_ = seed_from(self.random_state)
+        return self.seed_
 
     def _backbone(self):
-        if self.backbone_ is None:
-            self.backbone_ = mobilenet_features(self.params["weights"], self.params["seed"])
+        if getattr(self, "backbone_", None) is None:
+            weights = None if self.weights is None else str(self.weights)
+            self.backbone_ = mobilenet_features(weights, self._seed())
         return self.backbone_
 
     def _features(self, X: np.ndarray) -> torch.Tensor:
@@ -41,6 +38,7 @@ class ImagePatchDetector(BaseDetector):
         return patch_features(self._backbone(), torch.from_numpy(np.ascontiguousarray(X)))
 
     def _fit(self, X: np.ndarray) -> None:
+        self.backbone_, self.seed_ = None, seed_from(self.random_state)
         self.image_size_ = tuple(X.shape[-2:])
         self._fit_patches(self._features(X))
         self.n_features_ = X.shape[-1]
@@ -51,8 +49,7 @@ class ImagePatchDetector(BaseDetector):
 
     def anomaly_map(self, X: np.ndarray) -> np.ndarray:
         """Patch scores resized to the images: [n, H, W] (for pixel-level metrics)."""
-        if not self.is_fitted:
-            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
+        self._require_fitted()
         X = self._check_input(X, "X")
         scores = self._patch_scores(self._features(X))[:, None]
         return F.interpolate(scores, size=X.shape[-2:], mode="bilinear")[:, 0].double().numpy()
@@ -63,7 +60,7 @@ class ImagePatchDetector(BaseDetector):
 
     def _set_state(self, state: dict[str, torch.Tensor]) -> None:
         # The saved backbone is used as it is: a loaded detector needs no weights file.
-        self.backbone_ = mobilenet_features(None, self.params["seed"])
+        self.backbone_ = mobilenet_features(None, 0)  # its weights are replaced next
         prefix = "backbone."
         self.backbone_.load_state_dict(
             {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}

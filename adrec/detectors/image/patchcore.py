@@ -29,7 +29,20 @@ def greedy_coreset(x: torch.Tensor, n: int, seed: int, projection_dim: int = 128
 
 class PatchCoreDetector(ImagePatchDetector):
     name = "patchcore"
-    defaults = {"coreset_ratio": 0.1, "max_bank": 20_000}
+
+    def __init__(
+        self,
+        coreset_ratio: float = 0.1,
+        max_bank: int = 20_000,
+        weights: str | None = None,
+        contamination: float = 0.01,
+        random_state: int | None = 0,
+    ) -> None:
+        self.coreset_ratio = coreset_ratio
+        self.max_bank = max_bank
+        self.weights = weights
+        self.contamination = contamination
+        self.random_state = random_state
 
     @classmethod
     def get_test_params(cls) -> dict:
@@ -40,12 +53,12 @@ class PatchCoreDetector(ImagePatchDetector):
         return F.avg_pool2d(features, 3, stride=1, padding=1, count_include_pad=False)
 
     def _fit_patches(self, features: torch.Tensor) -> None:
-        ratio = float(self.params["coreset_ratio"])
+        ratio = float(self.coreset_ratio)
         if not 0 < ratio <= 1:
             raise ValueError(f"coreset_ratio must be in (0, 1], got {ratio}")
         patches = self._local(features).permute(0, 2, 3, 1).reshape(-1, features.shape[1])
-        n = min(max(1, round(ratio * len(patches))), int(self.params["max_bank"]))
-        self.bank_ = patches[greedy_coreset(patches, n, self.params["seed"])].contiguous()
+        n = min(max(1, round(ratio * len(patches))), int(self.max_bank))
+        self.bank_ = patches[greedy_coreset(patches, n, self._seed())].contiguous()
 
     def _patch_scores(self, features: torch.Tensor) -> torch.Tensor:
         local = self._local(features)
