@@ -1,4 +1,5 @@
-"""Day windows of the life-event simulator's logs (the detector benchmark's behaviour part): daily totals, profiles, deviations, windows, splits and labels."""
+"""Day windows of the life-event simulator's logs (the detector benchmark's behaviour part):
+daily totals, profiles, deviations, windows, splits and labels."""
 
 from __future__ import annotations
 
