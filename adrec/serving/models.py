@@ -10,7 +10,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+)
 
 MAX_EVENTS = 10_000
 MAX_K = 100
@@ -19,6 +27,12 @@ MAX_ABS_VALUE = 1e12
 MIN_TIME = datetime(1970, 1, 1)
 MAX_TIME = datetime(2100, 1, 1)
 
+# A request body larger than this is answered 413 before it is parsed: 10,000 events with
+# the longest ids and actions fit.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+# Ids are integers (of any size: one the model does not know is a new user or an unknown
+# item) or non-empty strings; a bool or a float is not an id.
 RawId = StrictInt | Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
@@ -38,9 +52,9 @@ class Event(BaseModel):
     action: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
         None, description="One of the actions the model was trained with, where it has any"
     )
-    value: float | None = Field(
+    value: StrictFloat | None = Field(
         None, ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE, allow_inf_nan=False,
-        description="Rating, spend, ... (finite)",
+        description="Rating, spend, ... (a finite JSON number; not a string or a bool)",
     )  # fmt: skip
 
     _utc = field_validator("timestamp")(classmethod(lambda cls, ts: _naive_utc(ts)))
@@ -85,6 +99,11 @@ class IgnoredEvents(BaseModel):
     already_known: int = Field(description="events already in the model's log for this user")
     before_history: int = Field(description="events older than the user's stored history")
     after_prediction_time: int = Field(description="events after the request's `at`")
+    in_future: int = Field(
+        0,
+        description="events later than the service's clock and the model's log (a day's "
+        "grace); they would otherwise move the default prediction time",
+    )
 
 
 class RecommendResponse(BaseModel):
@@ -98,11 +117,29 @@ class RecommendResponse(BaseModel):
     ignored_events: IgnoredEvents
 
 
+class Problem(BaseModel):
+    loc: list[str | int] = Field(description='Where, e.g. ["body", "events", 3, "value"]')
+    msg: str
+    type: str
+
+
 class ErrorBody(BaseModel):
-    detail: str | list
+    """Every 4xx of the API: what is wrong and where, never the input itself."""
+
+    detail: list[Problem] | str
+    fields: str = Field(description="The fields at fault, e.g. `events.3.value`")
 
 
 ERROR_RESPONSES = {
-    413: {"model": ErrorBody, "description": "The request body is too large"},
-    422: {"model": ErrorBody, "description": "A field is missing, malformed or out of range"},
+    400: {
+        "model": ErrorBody,
+        "description": "The body cannot be parsed at all (e.g. a number of more than 4,300 "
+        "digits, or arrays nested thousands deep); malformed JSON is a 422",
+    },
+    413: {"model": ErrorBody, "description": "The request body is larger than the limit"},
+    422: {
+        "model": ErrorBody,
+        "description": "A field is missing, malformed or out of range, the body is not JSON, "
+        "or an event names an action the model does not know",
+    },
 }

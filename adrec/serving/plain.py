@@ -1,34 +1,34 @@
 """The same API in one plain process (FastAPI + uvicorn, no Ray): for a single machine, and
-the reference the Serve graph is measured against.
+the reference the Serve graph is measured against (benchmarks/serve_load.py).
 
-    uvicorn --factory adrec.serving.plain:app_from_env   (ADREC_RUN_DIR=runs/demo)
+    ADREC_RUN_DIR=runs/demo uvicorn --factory adrec.serving.plain:app_from_env
 """
 
 from __future__ import annotations
 
 import os
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI
 
-from adrec.errors import BadEventsError
-from adrec.serving.http import API_INFO, install_error_handlers
+from adrec.serving.http import API_INFO, error_response, install, json_body
 from adrec.serving.models import ERROR_RESPONSES, RecommendRequest, RecommendResponse
-from adrec.serving.service import RecommendService
+from adrec.serving.service import RecommendService, RequestError
 
 
-def create_app(service: RecommendService) -> FastAPI:
-    app = install_error_handlers(FastAPI(**API_INFO))
+def create_app(service: RecommendService, max_body_bytes: int | None = None) -> FastAPI:
+    app = FastAPI(**API_INFO)
+    install(app, **({"max_body_bytes": max_body_bytes} if max_body_bytes else {}))
 
     @app.get("/healthz")
     def healthz() -> dict:
         return {"status": "ok", **service.info()}
 
     @app.post("/v1/recommend", response_model=RecommendResponse, responses=ERROR_RESPONSES)
-    def recommend(request: RecommendRequest) -> dict:
+    def recommend(request: RecommendRequest):
         try:
-            return service.recommend(request)
-        except BadEventsError as exc:
-            raise HTTPException(422, detail=str(exc)) from None
+            return json_body(service.recommend(request))
+        except RequestError as exc:
+            return error_response(422, [exc.problem()])
 
     return app
 

@@ -121,7 +121,8 @@ def test_an_unknown_action_is_a_422_naming_it(client, fitted):
     _, engine, _, _ = fitted
     body = {"user_id": 1, "events": [{**_event(engine), "action": "teleport"}]}
     r = client.post("/v1/recommend", json=body)
-    assert r.status_code == 422 and "events[0].action" in r.text
+    assert r.status_code == 422, r.text
+    assert r.json()["fields"] == "events.0.action" and "teleport" in r.text
 
 
 def test_unknown_items_are_counted(client, fitted):
