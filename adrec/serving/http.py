@@ -57,7 +57,11 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
     """FastAPI's own errors (a body it cannot parse: 400; no such path: 404; method: 405) in
     the API's error body."""
     where = "body" if exc.status_code in (400, 413) else "path"
-    body = error_body([{"loc": [where], "msg": str(exc.detail), "type": "http_error"}])
+    msg = str(exc.detail)
+    if exc.status_code == 400 and msg == "There was an error parsing the body":
+        msg = ("the body cannot be read as JSON text: it is not UTF-8, or it holds a number "
+               "of more than 4300 digits or arrays nested too deep")  # fmt: skip
+    body = error_body([{"loc": [where], "msg": msg, "type": "http_error"}])
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictFloat,
@@ -33,6 +34,19 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 
 # Ids are integers (of any size: one the model does not know is a new user or an unknown
 # item) or non-empty strings; a bool or a float is not an id.
+
+
+def _text_only(value):
+    # A JSON number is not read as unix seconds (pydantic would take large ones for
+    # milliseconds), and a bool is not a time.
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 string")
+    return value
+
+
+# Times are ISO 8601 strings; naive times are UTC, aware ones are converted to UTC.
+Time = Annotated[datetime, BeforeValidator(_text_only)]
+
 RawId = StrictInt | Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
@@ -48,7 +62,7 @@ class Event(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     item_id: RawId = Field(description="The item's id in the training log (integer or string)")
-    timestamp: datetime = Field(description="ISO 8601 (aware times are converted to UTC)")
+    timestamp: Time = Field(description="ISO 8601 string (UTC unless it carries an offset)")
     action: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
         None, description="One of the actions the model was trained with, where it has any"
     )
@@ -72,8 +86,10 @@ class RecommendRequest(BaseModel):
         "history); events already in the model's log are counted and skipped",
     )
     k: StrictInt = Field(10, ge=1, le=MAX_K)
-    at: datetime | None = Field(
-        None, description="Prediction time (default: the time of the user's latest event)"
+    at: Time | None = Field(
+        None,
+        description="Prediction time, ISO 8601 (default: the time of the user's latest event; "
+        "for a new user without usable events, the end of the model's log)",
     )
 
     _utc = field_validator("at")(classmethod(lambda cls, ts: ts if ts is None else _naive_utc(ts)))
@@ -109,7 +125,7 @@ class IgnoredEvents(BaseModel):
 class RecommendResponse(BaseModel):
     user_id: int | str
     known_user: bool
-    at: datetime
+    at: datetime = Field(description="The prediction time, UTC (RFC 3339, ending in Z)")
     anomaly: Anomaly
     weights: dict[str, float]
     emerging_categories: dict[str, float]
@@ -133,8 +149,8 @@ class ErrorBody(BaseModel):
 ERROR_RESPONSES = {
     400: {
         "model": ErrorBody,
-        "description": "The body cannot be parsed at all (e.g. a number of more than 4,300 "
-        "digits, or arrays nested thousands deep); malformed JSON is a 422",
+        "description": "The body cannot be read as JSON text (not UTF-8, a number of more "
+        "than 4,300 digits, arrays nested thousands deep); malformed JSON is a 422",
     },
     413: {"model": ErrorBody, "description": "The request body is larger than the limit"},
     422: {

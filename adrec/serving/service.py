@@ -124,6 +124,10 @@ class RecommendService:
             )  # fmt: skip
         try:
             history, ignored, known = self.engine.history_for(query.user_id, ev, query.at)
+            if query.at is None and not known and not len(history):
+                # Nothing dates the request: predict at the end of the model's log (not at
+                # the epoch), as for a known user whose history ends there.
+                history, ignored, known = self.engine.history_for(query.user_id, ev, self._log_end)
         except BadEventsError as exc:  # the engine names the field in its message
             field, _, msg = str(exc).partition(": ")
             raise RequestError((field,), msg or str(exc)) from None
@@ -181,7 +185,7 @@ class RecommendService:
             body = {
                 "user_id": p.user_id,
                 "known_user": p.known,
-                "at": datetime.fromtimestamp(p.history.now, UTC).replace(tzinfo=None),
+                "at": datetime.fromtimestamp(p.history.now, UTC),
                 "anomaly": {
                     "score": score if np.isfinite(score) else None,
                     "calibrated": p.anomaly["calibrated"],
