@@ -95,6 +95,36 @@ def request_mix(run_dir: Path, n: int = 400, seed: int = 0) -> list[bytes]:
     return bodies
 
 
+def model_compute(run_dir: Path, bodies: list[bytes], sizes=(1, 8, 32), rounds: int = 3) -> dict:
+    """CPU milliseconds per request of the model work alone (RecommendService: parse, build
+    the History, detector, sources, ranking, JSON), in this process, over the request mix in
+    batches of each size: the floor under either server."""
+    import gc
+
+    import torch
+
+    from adrec.serving.models import RecommendRequest
+    from adrec.serving.service import RecommendService, query_of
+
+    torch.set_num_threads(1)
+    service = RecommendService.load(run_dir)
+    queries = [query_of(RecommendRequest.model_validate_json(b)) for b in bodies]
+    out = {}
+    for size in sizes:
+        batches = [queries[i : i + size] for i in range(0, len(queries), size)]
+        service.answer(service.prepare(batches[0]))  # warm
+        best = float("inf")
+        for _ in range(rounds):
+            t0 = time.process_time()
+            for batch in batches:
+                service.answer(service.prepare(batch))
+            best = min(best, time.process_time() - t0)
+        out[size] = round(1000 * best / len(queries), 2)
+    del service
+    gc.collect()
+    return out
+
+
 # ---------------------------------------------------------------------------- HTTP client
 
 
@@ -364,6 +394,7 @@ def pooled(points: list[PointResult]) -> dict:
     lat = np.concatenate([np.asarray(p.latencies_ms) for p in points]) if points else np.zeros(0)
     pct = (lambda q: round(float(np.percentile(lat, q)), 1)) if len(lat) else (lambda q: None)
     cpu = [p.cpu_s / p.ok for p in points if p.cpu_s is not None and p.ok]
+    batch = [p.batches["Ingress"] for p in points if p.batches]
     return {
         "rps": round(float(np.median([p.ok / p.duration_s for p in points])), 1),
         "rps_each": [round(p.ok / p.duration_s, 1) for p in points],
@@ -373,44 +404,71 @@ def pooled(points: list[PointResult]) -> dict:
         "errors": sum(p.errors for p in points),
         "requests": sum(p.ok for p in points),
         "cpu_ms_per_request": round(1000 * float(np.median(cpu)), 2) if cpu else None,
+        "mean_batch": round(float(np.median(batch)), 2) if batch else None,
     }
 
 
-def markdown(report: dict) -> str:
+def compute_at(compute: dict, batch: float) -> float:
+    """Model CPU ms per request at a mean batch size, interpolated in log(batch size)."""
+    sizes = sorted(int(k) for k in compute)
+    x = np.log(np.clip(batch, sizes[0], sizes[-1]))
+    return float(np.interp(x, np.log(sizes), [compute[k] for k in sizes]))
+
+
+def _table(report: dict, graph: str) -> list[str]:
+    compute = {int(k): v for k, v in report["model_compute_ms_per_request"].items()}
     rows = [
-        "| clients | graph req/s | plain req/s | ratio | graph p50 / p95 / p99 ms | "
-        "plain p50 / p95 / p99 ms | p99 ratio | errors graph / plain | CPU ms/req graph / plain |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| clients | {graph} req/s | plain req/s | ratio | {graph} p50 / p95 / p99 ms | "
+        "plain p50 / p95 / p99 ms | p99 ratio | errors | mean batch | CPU ms/req (overhead "
+        "over model compute) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in report["table"]:
-        g, p = row["graph"], row["plain"]
+        g, p = row[graph], row["plain"]
+        rps = round(g["rps"] / p["rps"], 2) if p["rps"] else None
+        p99 = round(g["p99_ms"] / p["p99_ms"], 2) if g["p99_ms"] and p["p99_ms"] else None
+        cpu = "-"
+        if g["cpu_ms_per_request"] and p["cpu_ms_per_request"]:
+            g_over = g["cpu_ms_per_request"] - compute_at(compute, g["mean_batch"] or 1)
+            p_over = p["cpu_ms_per_request"] - compute[min(compute)]
+            cpu = (f"{graph} {g['cpu_ms_per_request']} (+{g_over:.1f}) / plain "
+                   f"{p['cpu_ms_per_request']} (+{p_over:.1f})")  # fmt: skip
         rows.append(
-            f"| {row['clients']} | {g['rps']} | {p['rps']} | {row['rps_ratio']}x | "
+            f"| {row['clients']} | {g['rps']} | {p['rps']} | {rps}x | "
             f"{g['p50_ms']} / {g['p95_ms']} / {g['p99_ms']} | "
-            f"{p['p50_ms']} / {p['p95_ms']} / {p['p99_ms']} | {row['p99_ratio']}x | "
-            f"{g['errors']} / {p['errors']} | "
-            f"{g['cpu_ms_per_request']} / {p['cpu_ms_per_request']} |"
+            f"{p['p50_ms']} / {p['p95_ms']} / {p['p99_ms']} | {p99}x | "
+            f"{g['errors']} / {p['errors']} | {g['mean_batch']} | {cpu} |"
         )
+    return rows
+
+
+def markdown(report: dict) -> str:
     s = report["settings"]
+    graphs = [n for n in ("graph", "graph-proxy") if n in report["table"][0]]
+    compute = report["model_compute_ms_per_request"]
     lines = [
         "# Serve graph vs plain process: closed-loop load",
         "",
         f"Command: `{report['command']}`",
         "",
-        f"Machine: {s['cpus']} CPUs ({s['platform']}), load average before / after "
+        f"Machine: {s['cpus']} CPUs ({s['platform']}), shared; load average before / after "
         f"{s['load_before']} / {s['load_after']}; OMP_NUM_THREADS={s['omp_threads']}. "
         f"{s['repeats']} interleaved repeats of {s['duration_s']} s per point after "
         f"{s['warmup_s']} s of warm-up; {s['mix_size']} request bodies (mix: {s['mix']}). "
-        f"Graph settings: {json.dumps(s['graph_args'])}.",
+        f"Graph: {json.dumps(s['graph_args'])}, cluster environment "
+        f"{json.dumps(s['serve_env'])}; `graph` is the ingress replica's own port where "
+        "Serve runs with direct ingress, `graph-proxy` the path through Serve's HTTP proxy.",
         "",
         "req/s: median over the repeats; latencies: percentiles of every request of the "
-        "repeats; ratio: graph / plain (req/s higher is better, p99 lower is better); CPU "
-        "ms/req: user + system CPU of each side's processes (Ray: every process of the "
-        "cluster) per answered request.",
-        "",
-        *rows,
+        "repeats; ratio: graph / plain (req/s: higher is better; p99: lower is better); mean "
+        "batch: requests per ingress batch; CPU ms/req: user + system CPU of each side's "
+        "processes per answered request (Ray: every process of the cluster, idle ones "
+        "included), and in brackets what it adds to the model compute alone at that batch "
+        f"size (CPU ms per request by batch size, measured in-process: {json.dumps(compute)}).",
         "",
     ]
+    for name in graphs:
+        lines += [*_table(report, name), ""]
     return "\n".join(lines)
 
 
@@ -476,6 +534,8 @@ def main(
     names = targets.split(",")
     args = json.loads(graph_args)
     bodies = request_mix(run_dir, seed=seed)
+    compute = model_compute(run_dir, bodies)
+    print(f"model compute alone, CPU ms per request by batch size: {compute}", flush=True)
     load_before = [round(x, 2) for x in os.getloadavg()]
     ports, procs, cpu_of = {}, {}, {}
     try:
@@ -508,12 +568,15 @@ def main(
     table = []
     for c in levels:
         row = {"clients": c, **{n: pooled(results[(n, c)]) for n in names}}
-        if "graph" in row and "plain" in row:
-            g, p = row["graph"], row["plain"]
-            row["rps_ratio"] = round(g["rps"] / p["rps"], 2) if p["rps"] else None
-            row["p99_ratio"] = (
-                round(g["p99_ms"] / p["p99_ms"], 2) if g["p99_ms"] and p["p99_ms"] else None
-            )
+        for name in ("graph", "graph-proxy"):
+            if name in row and "plain" in row:
+                g, p = row[name], row["plain"]
+                row[f"{name} / plain"] = {
+                    "rps": round(g["rps"] / p["rps"], 2) if p["rps"] else None,
+                    "p99": round(g["p99_ms"] / p["p99_ms"], 2)
+                    if g["p99_ms"] and p["p99_ms"]
+                    else None,
+                }
         table.append(row)
     report = {
         "command": " ".join(["python", *sys.argv]),
@@ -535,6 +598,7 @@ def main(
             "serve_env": {k: os.environ.get(k) for k in SERVE_ENV},
             "num_cpus": num_cpus,
         },
+        "model_compute_ms_per_request": compute,
         "table": table,
         "points": [r.summary() for rs in results.values() for r in rs],
     }

@@ -1,43 +1,40 @@
 """The served graph on Ray Serve: Ingress (FastAPI) -> Detector -> Recommender.
 
-The ingress parses and validates the request and turns it into a compact Query (arrays, no
-model needed). The detector builds the user's History once and scores the behaviour window;
-its DeploymentResponse is passed straight into the recommender's call, so the recommender
-receives the History and the anomaly score without a round trip through the ingress and
-without parsing the request or building the History again. Both model deployments batch
-(`@serve.batch`): the requests waiting at a replica are scored together, one detector call
-and one sequential-model forward per batch, each request ranked with its own k. The
-recommender returns the response body already encoded; the ingress sends those bytes.
+The ingress serves the API (adrec.serving.http.create_api, the plain process's API too): it
+parses and validates each request into a compact Query (arrays; no model needed) and hands it
+to a continuous batcher (adrec.serving.batching). Each batch crosses the graph as one call
+per deployment: the Detector builds every user's History once and scores the behaviour
+windows in one detector call; its DeploymentResponse is passed straight into the
+Recommender's call, so the Recommender receives the Histories and the anomaly scores without
+a round trip through the ingress and without parsing the requests or building the Histories
+again. The Recommender runs the sources once for the batch (one sequential-model forward),
+ranks each request with its own k and returns the response bodies already encoded; the
+ingress sends those bytes. Batches that wait at a model replica together are merged into
+one call (`@serve.batch`).
 
-Requests are idempotent: when a replica dies under a request (ray.kill, a crashed node), the
-ingress sends it again, once, and the router picks a live replica.
+Requests are idempotent: when a replica dies under a batch (ray.kill, a crashed node), the
+ingress sends the batch again, once, and the router picks a live replica.
+
+Serve's throughput mode (adrec.serving.cluster_env: direct ingress, gRPC between
+deployments) is a setting of the cluster, not of this application.
 
     serve run serve_apps.recommend_app:build_app run_dir=runs/demo max_batch_size=32
 """
 
-# No `from __future__ import annotations` here: FastAPI reads the ingress method's
-# annotations at run time, and Serve's class-based ingress does not resolve string
-# annotations (the request body would become a query parameter).
-
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import torch
-from fastapi import FastAPI
 from ray import serve
 from ray.exceptions import RayActorError, WorkerCrashedError
 from ray.serve.handle import DeploymentHandle
 
 from adrec.serving.args import DEFAULT_MAX_BATCH_SIZE, AppArgs
 from adrec.serving.batching import Batcher
-from adrec.serving.http import API_INFO, error_response, install, json_body
-from adrec.serving.models import (
-    ERROR_RESPONSES,
-    MAX_BODY_BYTES,
-    RecommendRequest,
-    RecommendResponse,
-)
-from adrec.serving.service import RecommendService, RequestError, query_of
+from adrec.serving.http import create_api
+from adrec.serving.models import MAX_BODY_BYTES, RecommendRequest
+from adrec.serving.service import RecommendService, query_of
 
 logger = logging.getLogger("ray.serve")
 
@@ -112,13 +109,10 @@ class Recommender(_Model):
         return _split(self.service.answer([p for b in batches for p in b]), batches)
 
 
-api = FastAPI(**API_INFO)
-install(api)
-
-
 def replica_died(exc: BaseException) -> bool:
     """Whether a handle call failed because a replica (or its worker) died: Ray wraps the
-    error once per hop, so look through the causes."""
+    error once per hop (an upstream replica's death reaches a chained call as a
+    RayServeException caused by it), so look through the causes."""
     seen = 0
     while exc is not None and seen < 10:
         if isinstance(exc, RayActorError | WorkerCrashedError):
@@ -128,9 +122,27 @@ def replica_died(exc: BaseException) -> bool:
     return False
 
 
+async def once_more_if_a_replica_dies(call: Callable[[], Awaitable], on_retry=None):
+    """`await call()`, and once more if it failed because a replica died under it (the
+    router has by then taken the dead replica out, so the second try goes to a live one).
+    Only for idempotent calls."""
+    try:
+        return await call()
+    except Exception as exc:
+        if not replica_died(exc):
+            raise
+        logger.warning("a replica died under a request; sending it again: %s", exc)
+        if on_retry is not None:
+            on_retry()
+    return await call()
+
+
 @serve.deployment(ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=256)
-@serve.ingress(api)
+@serve.ingress()
 class Ingress:
+    """The API (adrec.serving.http.create_api, built per replica with its settings) over
+    the batcher that sends the waiting requests through the model deployments together."""
+
     def __init__(
         self,
         detector: DeploymentHandle,
@@ -144,33 +156,30 @@ class Ingress:
         self.recommender = recommender
         self.batcher = Batcher(self._send, max_batch_size, max_batches_in_flight,
                                batch_wait_timeout_s)  # fmt: skip
-        api.state.max_body_bytes = max_body_bytes
+        self.max_body_bytes = max_body_bytes
         self.retried = 0
 
-    @api.get("/healthz")
-    async def healthz(self) -> dict:
-        return {"status": "ok", **(await self.detector.info.remote())}
+    def __serve_build_asgi_app__(self):
+        return create_api(self._recommend, self._health, self.max_body_bytes)
 
-    @api.post("/v1/recommend", response_model=RecommendResponse, responses=ERROR_RESPONSES)
-    async def recommend(self, request: RecommendRequest):
-        try:
-            return json_body(await self.batcher.submit(query_of(request)))
-        except RequestError as exc:
-            return error_response(422, [exc.problem()])
+    async def _recommend(self, request: RecommendRequest) -> bytes:
+        return await self.batcher.submit(query_of(request))
+
+    async def _health(self) -> dict:
+        return await self.detector.info.remote()
 
     async def _send(self, queries: list) -> list:
         """One batch through the graph; sent once more if a replica died under it (the
         requests are idempotent)."""
-        for attempt in (1, 2):
-            try:
-                prepared = self.detector.prepare.remote(queries)
-                return await self.recommender.answer.remote(prepared)
-            except Exception as exc:
-                if attempt == 2 or not replica_died(exc):
-                    raise
-                self.retried += 1
-                logger.warning("a replica died under %d requests; sending them again: %s",
-                               len(queries), exc)  # fmt: skip
+
+        async def through_the_graph():
+            prepared = self.detector.prepare.remote(queries)
+            return await self.recommender.answer.remote(prepared)
+
+        return await once_more_if_a_replica_dies(through_the_graph, self._count_retry)
+
+    def _count_retry(self) -> None:
+        self.retried += 1
 
     def batch_stats(self) -> dict:
         return {**self.batcher.stats(), "retried_batches": self.retried}

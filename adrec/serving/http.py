@@ -1,5 +1,6 @@
-"""What every HTTP front end of adrec shares: the API's description, error bodies and the
-request size limit.
+"""The HTTP API every front end of adrec serves (create_api): its routes, description,
+error bodies and request size limit. The plain process and the Serve ingress build it with
+their own way of answering, so both serve one API and one OpenAPI document.
 
 Every 4xx body is an ErrorBody: per problem, where it is (`loc`, e.g. ["body", "events", 3,
 "value"]), what is wrong and its type, and `fields`, the fields at fault in one line. The
@@ -10,12 +11,19 @@ problems are listed.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from adrec.serving.models import MAX_BODY_BYTES
+from adrec.serving.models import (
+    ERROR_RESPONSES,
+    MAX_BODY_BYTES,
+    RecommendRequest,
+    RecommendResponse,
+)
 
 API_INFO = {
     "title": "adrec",
@@ -38,9 +46,16 @@ def _problem(error: dict) -> dict:
             "type": _cut(str(error.get("type", "")), _MAX_NAME)}  # fmt: skip
 
 
+def _where(problem: dict) -> str:
+    loc = problem["loc"]
+    if problem["type"] == "json_invalid" or len(loc) < 2:  # ["body", <character position>]
+        return str(loc[0]) if loc else "body"
+    return ".".join(str(p) for p in loc[1:])
+
+
 def error_body(errors: list[dict]) -> dict:
     problems = [_problem(e) for e in errors[:MAX_PROBLEMS]]
-    where = [".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]) for e in problems]
+    where = [_where(e) for e in problems]
     more = len(errors) - len(problems)
     return {"detail": problems, "fields": "; ".join(where) + (f"; and {more} more" if more else "")}
 
@@ -79,7 +94,7 @@ def json_body(body: bytes) -> Response:
 class BodySizeLimit:
     """ASGI middleware: a request body over the limit is answered 413 before anything parses
     it (at once when Content-Length says so, else as soon as the streamed body passes the
-    limit). The limit is the app's `state.max_body_bytes` where set, else `max_bytes`."""
+    limit)."""
 
     def __init__(self, app, max_bytes: int = MAX_BODY_BYTES):
         self.app = app
@@ -88,8 +103,7 @@ class BodySizeLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        state = getattr(scope.get("app"), "state", None)
-        limit = int(getattr(state, "max_body_bytes", None) or self.max_bytes)
+        limit = self.max_bytes
         declared = dict(scope.get("headers") or ()).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return await self._too_large(send, limit)
@@ -128,9 +142,27 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": response.body})
 
 
-def install(app: FastAPI, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
-    """Error handlers and the body size limit on an app."""
-    install_error_handlers(app)
+def create_api(
+    recommend: Callable[[RecommendRequest], Awaitable[bytes]],
+    health: Callable[[], Awaitable[dict]],
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
+    """The API: POST /v1/recommend answered by `recommend` (the response body as JSON bytes;
+    a RequestError is a 422 naming the field), GET /healthz by `health`."""
+    from adrec.serving.service import RequestError
+
+    app = install_error_handlers(FastAPI(**API_INFO))
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
-    app.state.max_body_bytes = max_body_bytes
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok", **(await health())}
+
+    @app.post("/v1/recommend", response_model=RecommendResponse, responses=ERROR_RESPONSES)
+    async def recommend_route(request: RecommendRequest):
+        try:
+            return json_body(await recommend(request))
+        except RequestError as exc:
+            return error_response(422, [exc.problem()])
+
     return app

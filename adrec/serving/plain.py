@@ -2,6 +2,8 @@
 the reference the Serve graph is measured against (benchmarks/serve_load.py).
 
     ADREC_RUN_DIR=runs/demo uvicorn --factory adrec.serving.plain:app_from_env
+
+Each request is answered alone, in uvicorn's thread pool (as FastAPI runs a sync endpoint).
 """
 
 from __future__ import annotations
@@ -9,28 +11,21 @@ from __future__ import annotations
 import os
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
-from adrec.serving.http import API_INFO, error_response, install, json_body
-from adrec.serving.models import ERROR_RESPONSES, RecommendRequest, RecommendResponse
-from adrec.serving.service import RecommendService, RequestError
+from adrec.serving.http import create_api
+from adrec.serving.models import MAX_BODY_BYTES, RecommendRequest
+from adrec.serving.service import RecommendService
 
 
-def create_app(service: RecommendService, max_body_bytes: int | None = None) -> FastAPI:
-    app = FastAPI(**API_INFO)
-    install(app, **({"max_body_bytes": max_body_bytes} if max_body_bytes else {}))
+def create_app(service: RecommendService, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    async def recommend(request: RecommendRequest) -> bytes:
+        return await run_in_threadpool(service.recommend, request)
 
-    @app.get("/healthz")
-    def healthz() -> dict:
-        return {"status": "ok", **service.info()}
+    async def health() -> dict:
+        return service.info()
 
-    @app.post("/v1/recommend", response_model=RecommendResponse, responses=ERROR_RESPONSES)
-    def recommend(request: RecommendRequest):
-        try:
-            return json_body(service.recommend(request))
-        except RequestError as exc:
-            return error_response(422, [exc.problem()])
-
-    return app
+    return create_api(recommend, health, max_body_bytes)
 
 
 def app_from_env() -> FastAPI:
