@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import requests
 
@@ -39,26 +40,35 @@ class DemoOptions:
     shutdown: bool = True
 
 
-def pick_users(run_dir: Path, data_dir: Path) -> tuple[object, object]:
-    """A stable user (no life event, flagged least) and the life-event user whose event is
-    oldest, from the run's batch scores and the simulator's ground truth."""
+QUERY_DAYS_AFTER_EVENT = 3  # the demo asks "as of" a few days into the life event
+
+
+def pick_users(run_dir: Path, data_dir: Path) -> tuple[object, object, float]:
+    """A typical stable user (no life event; the median calibrated score at their last
+    window), the life-event user whose event is the most recent, and the prediction time the
+    demo asks about: a few days into that user's life event, when a recommender should adapt
+    at once (from the run's batch scores and the simulator's ground truth)."""
     truth = ground_truth(data_dir)
     scores = pd.read_parquet(run_dir / "scores.parquet")
     last = scores.sort_values("time").groupby("user_id").tail(1)
     calm = last[~last["user_id"].astype(str).isin(truth["user_id"].astype(str))]
     stable = calm.sort_values(["calibrated", "user_id"]).iloc[len(calm) // 2]["user_id"]
-    shifted = truth.sort_values(["event_day", "user_id"]).iloc[0]["user_id"]
-    return stable, shifted
+    event = truth.sort_values(["event_day", "user_id"]).iloc[-1]
+    at = pd.Timestamp(event["event_time"]) + pd.Timedelta(days=QUERY_DAYS_AFTER_EVENT)
+    # numpy scalars are not JSON: raw ids go back as the Python int or str they stand for
+    ids = tuple(v.item() if hasattr(v, "item") else v for v in (stable, event["user_id"]))
+    return (*ids, at.timestamp())
 
 
-def new_user_events(run_dir: Path, user, n: int = 40) -> list[dict]:
-    """The last n events of `user` from the run's log, as a request's events (raw ids)."""
+def new_user_events(run_dir: Path, user, at: float, n: int = 200) -> list[dict]:
+    """The last n events of `user` up to `at` from the run's log, as a request's events."""
     from adrec.data.interactions import load_interactions
 
-    log = load_interactions(run_dir / "log")
+    log = load_interactions(Path(run_dir) / "log")
     u = log.users.index_of(user)
     b = log.user_bounds()
-    rows = range(max(int(b[u]), int(b[u + 1]) - n), int(b[u + 1]))
+    end = int(b[u]) + int(np.searchsorted(log.time[b[u] : b[u + 1]], at, side="right"))
+    rows = range(max(int(b[u]), end - n), end)
     items = log.items.raw_ids(log.item[list(rows)])
     return [
         {
@@ -133,24 +143,24 @@ def run_demo(opts: DemoOptions) -> dict:
         health = requests.get(f"{base}/healthz", timeout=30).json()
         print(f"  {base}/healthz -> {health['status']}, {health['users']} users")
         print("4/5 querying POST /v1/recommend")
-        stable_id, shifted_id = pick_users(run_dir, data_dir)
+        stable_id, shifted_id, at = pick_users(run_dir, data_dir)
         truth = ground_truth(data_dir).set_index("user_id").loc[shifted_id]
         url = f"{base}/v1/recommend"
+        when = pd.Timestamp(at, unit="s").isoformat()
+        events = new_user_events(run_dir, shifted_id, at)
         answers = {
-            f"stable user {stable_id}": _post(url, {"user_id": stable_id, "k": opts.k}),
-            f"life-event user {shifted_id}": _post(url, {"user_id": shifted_id, "k": opts.k}),
-            "new user (their events sent)": _post(
-                url,
-                {
-                    "user_id": "new-user-1",
-                    "k": opts.k,
-                    "events": new_user_events(run_dir, shifted_id),
-                },
-            ),  # fmt: skip
-        }
+            f"stable user {stable_id}": _post(url, {"user_id": stable_id, "k": opts.k,
+                                                    "at": when}),
+            f"life-event user {shifted_id}": _post(url, {"user_id": shifted_id, "k": opts.k,
+                                                         "at": when}),
+            "new user (their events sent)": _post(url, {"user_id": "new-user-1", "k": opts.k,
+                                                        "events": events, "at": when}),
+        }  # fmt: skip
         print(
-            f"  user {shifted_id}: {truth['kind']} on day {int(truth['event_day'])} -> "
-            f"{truth['new_categories']}; the new user sends that user's last 40 events"
+            f"  as of {when}: user {shifted_id} had a {truth['kind']} on day "
+            f"{int(truth['event_day'])} ({QUERY_DAYS_AFTER_EVENT} days before) -> "
+            f"{truth['new_categories']}; the new user sends that user's last {len(events)} "
+            "events (a user id the model has never seen)"
         )
         print(side_by_side(answers))
         detection = fit.get("detection") or {}
@@ -167,6 +177,7 @@ def run_demo(opts: DemoOptions) -> dict:
             "stable_user": stable_id,
             "shifted_user": shifted_id,
             "life_event": {"kind": truth["kind"], "event_day": int(truth["event_day"])},
+            "at": when,
             "detection": detection,
             "validation_ndcg@10": fit["validation_ndcg@10"],
             "seconds": round(time.perf_counter() - t0, 1),

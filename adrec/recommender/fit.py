@@ -114,10 +114,13 @@ def training_points(
     return fit_h, calib_h
 
 
-def window_kinds(cfg: FitConfig) -> list:
+def window_kinds(cfg: FitConfig, shrink: int = 1) -> list:
+    """The window kinds to try, their sizes divided by `shrink` (a second, smaller try for
+    logs whose histories are too short for the configured sizes)."""
+    profile = max(1, cfg.min_profile // shrink)
     kinds = {
-        "interactions": InteractionWindow(cfg.window, cfg.min_profile),
-        "days": DayWindow(cfg.window_days, cfg.min_profile),
+        "interactions": InteractionWindow(max(2, cfg.window // shrink), profile),
+        "days": DayWindow(max(2, cfg.window_days // shrink), profile),
     }
     return list(kinds.values()) if cfg.windows == "auto" else [kinds[cfg.windows]]
 
@@ -138,15 +141,17 @@ def _with_blocks(window, activity_only: bool):
 
 
 class _WindowCache:
-    """Detector inputs per (window, input form), computed once for every candidate."""
+    """Detector inputs per (window, input form), computed once for every candidate; the
+    training histories behind a window depend on its size (`parts_of`)."""
 
-    def __init__(self, sig: Signals, parts: dict[str, list[History]]):
-        self.sig, self.parts, self.rows = sig, parts, {}
+    def __init__(self, sig: Signals, valid: list[History], parts_of):
+        self.sig, self.valid, self.parts_of, self.rows = sig, valid, parts_of, {}
 
     def get(self, window, as_steps: bool, part: str) -> tuple[np.ndarray, np.ndarray]:
         key = (repr(window), as_steps, part)
         if key not in self.rows:
-            self.rows[key] = window_rows(window, self.parts[part], self.sig, as_steps)
+            histories = self.valid if part == "valid" else self.parts_of(window)[part]
+            self.rows[key] = window_rows(window, histories, self.sig, as_steps)
         return self.rows[key]
 
 
@@ -162,7 +167,11 @@ def fit_recommender(
     progress = Progress(log)
     split = split_log(inter, cfg.split, cfg.targets_per_user)
     check_split(split, inter)
-    valid = sample_points(split.valid, cfg.max_valid_points, seed)
+    # The validation sources are held in memory ([4, points, items] float32): large
+    # catalogues get a seeded sample of users within the memory budget.
+    per_point = 4 * 4 * (inter.n_items + 1)
+    limit = max(100, min(cfg.max_valid_points, int(cfg.valid_memory_gb * 2**30 // per_point)))
+    valid = sample_points(split.valid, limit, seed)
     valid_h = histories_at(inter, valid)
     seen = [h.items for h in valid_h]
     targets = valid.target
@@ -181,25 +190,35 @@ def fit_recommender(
 
     # Detector inputs are planned now, so too little data shows before the long training.
     candidates = detector_candidates(cfg)
-    fit_h, calib_h = training_points(
-        inter, split, cfg.window, cfg.min_profile + 1, cfg.fit_fraction, cfg.calib_fraction
-    )
-    cache = _WindowCache(sig, {"fit": fit_h, "calib": calib_h, "valid": valid_h})
+    points: dict[tuple[int, int], dict[str, list[History]]] = {}
+
+    def parts_of(window) -> dict[str, list[History]]:
+        """Each user's normal at the stride and history length a window needs."""
+        key = (getattr(window, "size", window.min_profile), window.min_profile + 1)
+        if key not in points:
+            fit, calib = training_points(inter, split, *key, cfg.fit_fraction,
+                                         cfg.calib_fraction)  # fmt: skip
+            points[key] = {"fit": fit, "calib": calib}
+        return points[key]
+
+    cache = _WindowCache(sig, valid_h, parts_of)
     windows, window_report = [], []
-    for w in window_kinds(cfg) if candidates else []:
-        n_fit = int(cache.get(w, False, "fit")[1].sum())
-        n_calib = int(cache.get(w, False, "calib")[1].sum())
-        n_valid = int(cache.get(w, False, "valid")[1].sum())
-        ok = n_fit >= cfg.min_fit_windows and n_calib >= cfg.min_calib_windows
-        window_report.append({**w.to_dict(), "fit_windows": n_fit, "calib_windows": n_calib,
-                              "valid_points_with_window": n_valid, "used": ok})  # fmt: skip
-        if ok:
-            windows.append(w)
-        else:
+    for kind in range(len(window_kinds(cfg))) if candidates else []:
+        for shrink in (1, 2):  # the configured sizes, then halved for short histories
+            w = window_kinds(cfg, shrink)[kind]
+            n_fit = int(cache.get(w, False, "fit")[1].sum())
+            n_calib = int(cache.get(w, False, "calib")[1].sum())
+            n_valid = int(cache.get(w, False, "valid")[1].sum())
+            ok = n_fit >= cfg.min_fit_windows and n_calib >= cfg.min_calib_windows
+            window_report.append({**w.to_dict(), "fit_windows": n_fit, "calib_windows": n_calib,
+                                  "valid_points_with_window": n_valid, "used": ok})  # fmt: skip
+            if ok:
+                windows.append(w)
+                break
             dropped.append(
-                f"{w.kind} windows: {n_fit} fit and {n_calib} calibration windows (need "
-                f"{cfg.min_fit_windows} and {cfg.min_calib_windows}; lower --min-profile or "
-                f"--window, or log more)"
+                f"{w.kind} windows of {w.to_dict()}: {n_fit} fit and {n_calib} calibration "
+                f"windows (need {cfg.min_fit_windows} and {cfg.min_calib_windows})"
+                + ("; trying them halved" if shrink == 1 else "")
             )
     if candidates and not windows:
         dropped.append("the behaviour detector: no window kind has enough data; every user "
@@ -279,7 +298,8 @@ def fit_recommender(
 
     # Controls: the same rule driven by recency, and the learned gates with / without the score.
     # Calibrated "the same way" as the detector: on held-out normal training points.
-    basis = next((h for h in (calib_h, fit_h, valid_h) if len(h) >= 2), valid_h)
+    first = parts_of(window_kinds(cfg)[0])
+    basis = next((h for h in (first["calib"], first["fit"], valid_h) if len(h) >= 2), valid_h)
     recency_cal = ScoreCalibrator.fit(recency_days(basis), cfg.quantile)
     c_recency = recency_cal.transform(recency_days(valid_h))
     rec_shifted, rec_val = tune_rule(ranker, c_recency, fixed, cfg.grid_step)
@@ -354,11 +374,15 @@ def fit_recommender(
 
 
 def _choose_detector(candidates, windows, cache, ranker, fixed, cfg, seed, log):
-    """The detector, window, feature block and input form whose anomaly-aware rule ranks the
-    validation targets best (coarse grid); validation targets only."""
+    """The detector, window, feature block and input form, on validation targets only: each
+    candidate drives the anomaly-aware rule (coarse grid) and is scored by the validation
+    NDCG@k of that rule. The differences between candidates are often within noise, so the
+    one-standard-error rule picks the FIRST candidate in preference order (cheaper detectors,
+    interaction windows, all features first) whose NDCG is within one standard error of the
+    best (the paired difference over validation points), not the noisy maximum."""
     blocks = {"auto": [False, True], "all": [False], "activity": [True]}[cfg.features]
-    forms = {"auto": [True, False], "steps": [True], "summary": [False]}[cfg.sequence_input]
-    best, trials = None, []
+    forms = {"auto": [False, True], "steps": [True], "summary": [False]}[cfg.sequence_input]
+    runs, trials = [], []
     for name in candidates:
         ndim = detector_class(name).input_ndim
         for base in windows:
@@ -373,13 +397,13 @@ def _choose_detector(candidates, windows, cache, ranker, fixed, cfg, seed, log):
                     det = make_detector(name, random_state=seed)
                     det.quantile = cfg.quantile
                     det.fit(X_fit, X_cal)
-                    behaviour = BehaviourDetector(det, window, as_steps, cache.sig)
                     X_val, have = cache.get(window, as_steps, "valid")
                     c = np.zeros(len(have))
                     if have.any():
                         X_in = X_val[:, None, :] if ndim == 3 and not as_steps else X_val
                         c[have] = det.calibrated(X_in)
                     shifted, val = tune_rule(ranker, c, fixed, cfg.detector_grid_step)
+                    per_point = ranker.ndcg(rule_weights(c, fixed, shifted))
                     info = {
                         "name": name, "window": window.to_dict(),
                         "input": "steps" if as_steps else "summary",
@@ -390,11 +414,22 @@ def _choose_detector(candidates, windows, cache, ranker, fixed, cfg, seed, log):
                     }  # fmt: skip
                     trials.append(info)
                     log(f"    detector candidate {info}")
-                    if best is None or val > best[1]:
-                        best = (behaviour, val, info)
-    if best is None:
+                    runs.append((BehaviourDetector(det, window, as_steps, cache.sig), per_point))
+    if not runs:
         return None, {"chosen": None, "trials": trials}
-    return best[0], {"chosen": best[2], "trials": trials}
+    best = int(np.argmax([p.mean() for _, p in runs]))
+    for i, (behaviour, per_point) in enumerate(runs):
+        diff = runs[best][1] - per_point
+        se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
+        if diff.mean() <= se:
+            chosen = {
+                **trials[i],
+                "best_validation_rule_ndcg": trials[best]["validation_rule_ndcg"],
+                "standard_error": round(float(se), 5),
+                "selection": "first candidate within one standard error of the best",
+            }
+            return behaviour, {"chosen": chosen, "trials": trials}
+    raise AssertionError("the best candidate is within one standard error of itself")
 
 
 __all__ = ["FitConfig", "Progress", "fit_recommender", "rule_weights"]

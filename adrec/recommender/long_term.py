@@ -1,65 +1,215 @@
-"""The long-term source's sequential model (SASRec or GRU4Rec), trained in process.
+"""The long-term next-item model (SASRec or GRU4Rec) trained in process with early stopping on
+validation NDCG@10: plain PyTorch and NumPy, no Ray (adrec.distributed.recommend_train runs the
+same recipe on Ray Train).
 
-Interim version: fixed epochs with the best validation epoch kept; the helper branch
-`longterm` replaces it with early stopping tuned against RecBole's defaults."""
+Training sees every position of each training sequence: a sequence is cut into windows of
+`max_len` inputs whose ends lie `stride` items apart, and each target is predicted in exactly
+one window (the one whose last `stride` positions hold it), so each target counts once per
+epoch with at least `max_len - stride` items of context (all of them where the sequence is
+shorter). `stride = max_len` (None) is plain chunking; RecBole's prefix augmentation is
+`stride = 1` at a forward pass per target.
+
+Validation ranks the whole catalogue after each validation history (full ranking, the
+history's items excluded or kept per `exclude_seen`) and reports NDCG@10; training stops after
+`patience` evaluations without a better one and returns the best evaluation's weights.
+"""
 
 from __future__ import annotations
 
+import copy
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
 from adrec.metrics.ranking import full_ranks, hit_ndcg
-from adrec.recommender.models import build_sequence_model
+from adrec.recommender.models import SEQUENCE_MODELS, build_sequence_model
 from adrec.recommender.next_item import NextItemModel, loss_function
 from adrec.recommender.sasrec import left_pad
-from adrec.recommender.sequences import training_examples
 from adrec.training import train_one_epoch
+
+K = 10
 
 
 @dataclass(frozen=True)
 class LongTermConfig:
-    kind: str = "sasrec"
-    loss: str = "full"
+    """The long-term model and its training. Sizes and switches are SASRec's (GRU4Rec reads
+    kind, max_len, dim, n_layers and dropout); `ffn_dim=None` means `dim`."""
+
+    kind: str = "sasrec"  # or "gru4rec"
+    loss: str = "full"  # or "sampled" softmax over `n_negatives` uniform items
     n_negatives: int = 100
     max_len: int = 50
     dim: int = 64
     n_layers: int = 2
     n_heads: int = 2
+    ffn_dim: int | None = None
+    activation: str = "relu"  # or "gelu"
+    norm_first: bool = True  # pre-LayerNorm blocks; False: post-LN as RecBole's SASRec
+    emb_scale: bool = True  # item embeddings times sqrt(dim)
     dropout: float = 0.2
+    attn_dropout: float | None = None  # on attention weights (None: dropout)
+    init_std: float | None = None  # normal(0, init_std) linear weights (None: PyTorch's)
     lr: float = 1e-3
+    weight_decay: float = 0.0
     batch_size: int = 128
-    max_epochs: int = 20
-    patience: int = 5
-    eval_every: int = 1
+    stride: int | None = None  # training windows' step (None: max_len, no overlap)
+    max_epochs: int = 200
+    patience: int = 10  # evaluations without a better validation NDCG@10
+    eval_every: int = 1  # epochs between evaluations
+
+    def __post_init__(self):
+        if self.kind not in SEQUENCE_MODELS:
+            raise ValueError(f"kind must be one of {sorted(SEQUENCE_MODELS)}, got {self.kind!r}")
+        loss_function(self.loss, self.n_negatives)
+        for name in ("max_len", "dim", "n_layers", "n_heads", "batch_size", "max_epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.patience < 1 or self.eval_every < 1:
+            raise ValueError("patience and eval_every must be >= 1")
+        if self.stride is not None and not 1 <= self.stride <= self.max_len:
+            raise ValueError(f"stride must lie in 1..max_len, got {self.stride}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+
+    def model_config(self, n_items: int) -> dict:
+        """Keyword arguments of adrec.recommender.models.build_sequence_model (without kind)."""
+        cfg = dict(
+            n_items=n_items, max_len=self.max_len, dim=self.dim, n_layers=self.n_layers,
+            dropout=self.dropout,
+        )  # fmt: skip
+        if self.kind == "sasrec":
+            cfg.update(
+                n_heads=self.n_heads, ffn_dim=self.ffn_dim, activation=self.activation,
+                norm_first=self.norm_first, emb_scale=self.emb_scale,
+                attn_dropout=self.attn_dropout, init_std=self.init_std,
+            )  # fmt: skip
+        return cfg
+
+    def build(self, n_items: int) -> NextItemModel:
+        return build_sequence_model(self.kind, **self.model_config(n_items))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
-def build_model(n_items: int, cfg: LongTermConfig) -> NextItemModel:
-    return build_sequence_model(
-        cfg.kind, n_items, cfg.max_len, cfg.dim, cfg.n_layers, cfg.dropout, cfg.n_heads
+def training_windows(
+    items: np.ndarray, max_len: int, stride: int | None = None
+) -> dict[str, np.ndarray]:
+    """Input / target windows of one sequence, left-padded with 0: {"input", "target"} each
+    [n, max_len]. Window ends lie `stride` items apart from the sequence's end; a window's
+    targets are its last `stride` positions (all of them in the earliest window), so every
+    item after the first is the target of exactly one position."""
+    items = np.asarray(items, dtype=np.int64)
+    stride = max_len if stride is None else stride
+    inputs, targets = [], []
+    end = len(items) - 1  # index of the last target
+    while end >= 1:
+        start = max(0, end - max_len)  # first input
+        inp = items[start:end]
+        tgt = items[start + 1 : end + 1].copy()
+        tgt[: max(0, len(tgt) - stride)] = 0  # predicted in a later window
+        pad = max_len - len(inp)
+        inputs.append(np.concatenate([np.zeros(pad, np.int64), inp]))
+        targets.append(np.concatenate([np.zeros(pad, np.int64), tgt]))
+        end -= stride
+    if not inputs:
+        empty = np.zeros((0, max_len), np.int64)
+        return {"input": empty, "target": empty.copy()}
+    return {"input": np.stack(inputs), "target": np.stack(targets)}
+
+
+def training_arrays(
+    sequences: list[np.ndarray], max_len: int, stride: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """training_windows of every sequence with at least 2 items, stacked: (inputs, targets)."""
+    windows = [training_windows(s, max_len, stride) for s in sequences if len(s) >= 2]
+    if not windows:
+        raise ValueError("no training sequence has at least 2 items")
+    return (
+        np.concatenate([w["input"] for w in windows]),
+        np.concatenate([w["target"] for w in windows]),
     )
 
 
 @torch.no_grad()
 def next_item_probs(model, histories: list[np.ndarray], last: int | None = None) -> np.ndarray:
     """Softmax over the catalogue after each history (or its last `last` items):
-    [n, n_items + 1] float64, padding column 0."""
-    model.eval()
-    if not histories:
-        return np.zeros((0, model.item_emb.num_embeddings))
+    [n, n_items + 1], padding column 0."""
     seqs = [np.asarray(h, np.int64)[-(last or len(h)) :] for h in histories]
     batch = torch.stack([left_pad(s.copy(), model.max_len) for s in seqs])
     out = torch.cat([torch.softmax(model.full_sort_predict(b), -1) for b in batch.split(512)])
     return out.double().numpy()
 
 
-def valid_ndcg(model, valid, exclude_seen: bool, k: int = 10) -> float:
-    histories, targets = valid
-    probs = next_item_probs(model, histories)
-    seen = histories if exclude_seen else [np.zeros(0, np.int64)] * len(targets)
-    return float(hit_ndcg(full_ranks(probs, np.asarray(targets), seen), k)[1].mean())
+@torch.no_grad()
+def ranking_metrics(
+    model: NextItemModel,
+    histories: list[np.ndarray],
+    targets: np.ndarray,
+    exclude_seen: bool = True,
+    k: int = K,
+) -> dict[str, float]:
+    """Full-ranking HR@k and NDCG@k of `targets` after `histories` (the model in eval mode
+    for the call, its mode restored after)."""
+    was_training = model.training
+    model.eval()
+    try:
+        scores = next_item_probs(model, histories)
+    finally:
+        model.train(was_training)
+    seen = (
+        [np.asarray(h, np.int64) for h in histories]
+        if exclude_seen
+        else [np.zeros(0, np.int64)] * len(histories)
+    )
+    hit, ndcg = hit_ndcg(full_ranks(scores, np.asarray(targets), seen), k)
+    return {f"hr@{k}": float(hit.mean()), f"ndcg@{k}": float(ndcg.mean())}
+
+
+@dataclass
+class EarlyStopping:
+    """Best validation score so far and the evaluations since: `update` after each
+    evaluation, `should_stop` once `patience` evaluations in a row brought no better score.
+    Plain data (`to_dict` / `from_dict`) so a checkpoint can carry it."""
+
+    patience: int
+    best: float = float("-inf")
+    best_epoch: int = 0
+    bad_evals: int = 0
+    curve: list[dict] = field(default_factory=list)
+
+    def update(self, epoch: int, score: float, **extra) -> bool:
+        """Record `score` after `epoch` (1-based); True when it is the best so far."""
+        self.curve.append({"epoch": epoch, "valid_ndcg@10": float(score), **extra})
+        if score > self.best:
+            self.best, self.best_epoch, self.bad_evals = float(score), epoch, 0
+            return True
+        self.bad_evals += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.bad_evals >= self.patience
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> EarlyStopping:
+        return cls(**d)
+
+
+def shuffled_batches(
+    inputs: torch.Tensor, targets: torch.Tensor, batch_size: int, generator: torch.Generator
+) -> list[dict[str, torch.Tensor]]:
+    order = torch.randperm(len(inputs), generator=generator)
+    return [
+        {"input": inputs[idx], "target": targets[idx]}
+        for idx in (order[i : i + batch_size] for i in range(0, len(inputs), batch_size))
+    ]
 
 
 def fit_long_term(
@@ -69,51 +219,48 @@ def fit_long_term(
     seed: int,
     valid: tuple[list[np.ndarray], np.ndarray] | None = None,
     exclude_seen: bool = True,
-    log=print,
+    log: Callable[[str], None] = print,
 ) -> tuple[NextItemModel, dict]:
-    """Train on every position of each sequence; with `valid` (histories, targets), keep
-    the epoch with the best validation NDCG@10 and stop after `patience` evaluations
-    without improvement."""
-    t0 = time.perf_counter()
-    loss = loss_function(cfg.loss, cfg.n_negatives)
+    """Train `cfg`'s model on every position of the training sequences. With `valid`
+    (histories, targets): full-ranking NDCG@10 after every `eval_every` epochs, stop after
+    `patience` evaluations without improvement, and return the best evaluation's weights;
+    without it, train `max_epochs`. Returns (model on CPU in eval mode, info) with info
+    {"epochs_run", "best_epoch" (1-based), "best_valid_ndcg@10", "valid_curve",
+    "train_seconds"}; deterministic for a seed on one thread count."""
+    start = time.perf_counter()
     torch.manual_seed(seed)
-    examples = [training_examples(s, cfg.max_len) for s in train_sequences if len(s) >= 2]
-    if not examples:
-        raise ValueError("no training sequence has at least 2 interactions")
-    inputs = torch.as_tensor(np.concatenate([e["input"] for e in examples]))
-    targets = torch.as_tensor(np.concatenate([e["target"] for e in examples]))
-    model = build_model(n_items, cfg)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    model = cfg.build(n_items)
+    x, y = training_arrays(train_sequences, cfg.max_len, cfg.stride)
+    inputs, targets = torch.as_tensor(x), torch.as_tensor(y)
+    loss_fn = loss_function(cfg.loss, cfg.n_negatives)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(seed)
-    best, best_state, best_epoch, curve, waited = -1.0, None, -1, [], 0
-    epoch = -1
-    for epoch in range(cfg.max_epochs):
-        order = torch.randperm(len(inputs), generator=gen)
-        batches = (
-            {"input": inputs[order[i : i + cfg.batch_size]],
-             "target": targets[order[i : i + cfg.batch_size]]}
-            for i in range(0, len(inputs), cfg.batch_size)
-        )  # fmt: skip
-        train_loss = train_one_epoch(model, batches, loss, opt)
-        if valid is None or (epoch + 1) % cfg.eval_every:
+    stopper = EarlyStopping(cfg.patience)
+    best_state = None
+    epoch = 0
+    for epoch in range(1, cfg.max_epochs + 1):
+        loss = train_one_epoch(
+            model, shuffled_batches(inputs, targets, cfg.batch_size, gen), loss_fn, optimizer
+        )
+        if valid is None or (epoch % cfg.eval_every and epoch != cfg.max_epochs):
             continue
-        score = valid_ndcg(model, valid, exclude_seen)
-        curve.append({"epoch": epoch, "loss": train_loss, "valid_ndcg@10": score})
-        log(f"  epoch {epoch}: loss {train_loss:.4f}, validation NDCG@10 {score:.4f}")
-        if score > best:
-            best, best_epoch, waited = score, epoch, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            waited += 1
-            if waited >= cfg.patience:
-                break
+        score = ranking_metrics(model, valid[0], valid[1], exclude_seen)[f"ndcg@{K}"]
+        seconds = round(time.perf_counter() - start, 2)
+        if stopper.update(epoch, score, loss=round(loss, 5), seconds=seconds):
+            best_state = copy.deepcopy(model.state_dict())
+        log(
+            f"epoch {epoch}: loss {loss:.4f}, valid NDCG@{K} {score:.4f} "
+            f"(best {stopper.best:.4f} at {stopper.best_epoch}), {seconds:.1f} s"
+        )
+        if stopper.should_stop:
+            break
     if best_state is not None:
         model.load_state_dict(best_state)
     info = {
-        "epochs_run": epoch + 1,
-        "best_epoch": best_epoch if valid is not None else epoch,
-        "best_valid_ndcg@10": best if valid is not None else None,
-        "valid_curve": curve,
-        "train_seconds": round(time.perf_counter() - t0, 1),
+        "epochs_run": epoch,
+        "best_epoch": stopper.best_epoch if valid is not None else epoch,
+        "best_valid_ndcg@10": stopper.best if valid is not None else None,
+        "valid_curve": stopper.curve,
+        "train_seconds": round(time.perf_counter() - start, 2),
     }
-    return model.eval(), info
+    return model.cpu().eval(), info

@@ -13,7 +13,7 @@ Each is a probability distribution over the catalogue [n_items + 1] (column 0 pa
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ import torch
 
 from adrec.recommender.blend import ALL_SOURCES
 from adrec.recommender.history import History
-from adrec.recommender.long_term import LongTermConfig, build_model, next_item_probs
+from adrec.recommender.long_term import LongTermConfig, next_item_probs
 from adrec.recommender.next_item import NextItemModel
 from adrec.recommender.sources import (
     ItemTransitions,
@@ -100,7 +100,7 @@ class SourceSet:
             path / "sources.pt",
         )
         meta = {
-            "model": asdict(self.model_config),
+            "model": self.model_config.to_dict(),
             "n_items": self.n_items,
             "short_term": self.short_term,
             "short_term_last": self.short_term_last,
@@ -125,7 +125,7 @@ class SourceSet:
         meta = json.loads((path / "sources.json").read_text())
         cfg = LongTermConfig(**meta["model"])
         n_items = int(meta["n_items"])
-        model = build_model(n_items, cfg)
+        model = cfg.build(n_items)
         model.load_state_dict(torch.load(path / "model.pt", weights_only=True, map_location="cpu"))
         state = torch.load(path / "sources.pt", weights_only=True, map_location="cpu")
         transitions = ItemTransitions(**meta["transitions"])

@@ -10,7 +10,7 @@ import torch
 from adrec.bench.recommend import long_term_trainer
 from adrec.data.interactions import build_interactions
 from adrec.data.splits import split_last
-from adrec.recommender.long_term import LongTermConfig, build_model, next_item_probs
+from adrec.recommender.long_term import LongTermConfig, next_item_probs
 from adrec.recommender.next_item import next_item_loss
 from adrec.recommender.sequences import training_examples
 
@@ -44,7 +44,7 @@ def test_ray_trainer_learns_the_repeated_pattern(ray_cluster, kind, loss):
     assert not model.training and info["epochs_run"] >= 1
 
     torch.manual_seed(0)  # the same initialisation the workers start from
-    untrained = build_model(inter.n_items, cfg)
+    untrained = cfg.build(inter.n_items)
     before, after = _loss(untrained, train, cfg.max_len), _loss(model, train, cfg.max_len)
     assert type(model) is type(untrained) and after < 0.5 * before
 

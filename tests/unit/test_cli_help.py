@@ -25,7 +25,6 @@ RAY_MODULES = (
     "adrec.distributed.long_term",
     "adrec.distributed.train",
     "adrec.distributed.simulate",
-    "adrec.distributed.pipeline",
     "adrec.distributed.train_detector",
     "adrec.serving.app",
     "serve_apps",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 import pandas as pd
+import pytest
 
 from adrec.bench.recbole_reference import run_recbole_sasrec, write_atomic_inter
 from adrec.data.splits import leave_last_out
@@ -74,3 +75,68 @@ def test_a_relative_out_dir_still_finds_its_data_from_recbole_s_working_director
     result = run_recbole_sasrec(tied_ratings(), "reports/x/recbole", 50, 1, python=fake)
     assert result["status"] == "ok", result
     assert (tmp_path / "reports/x/recbole/result.json").exists()
+
+
+def _recbole_script():
+    """benchmarks/recbole_sasrec.py as a module (it imports RecBole only inside main)."""
+    import importlib.util
+
+    from adrec.bench.recbole_reference import SCRIPT
+
+    spec = importlib.util.spec_from_file_location("recbole_sasrec_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_default_config_overrides_only_data_evaluation_seed_and_folders():
+    script = _recbole_script()
+    cfg = script.build_config_dict("default", data_path="d", checkpoint_dir="c")
+    assert set(cfg) == {
+        "data_path", "checkpoint_dir", "USER_ID_FIELD", "ITEM_ID_FIELD", "TIME_FIELD",
+        "load_col", "train_neg_sample_args", "eval_args", "valid_metric", "seed",
+    }  # fmt: skip
+    assert cfg["eval_args"] == {
+        "split": {"LS": "valid_and_test"}, "order": "TO", "mode": "full", "group_by": "user"
+    }  # fmt: skip
+    # RecBole 1.2.1 raises on CE loss with negative sampling; its own seed is 2020.
+    assert cfg["train_neg_sample_args"] is None and cfg["seed"] == 2020
+    assert cfg["valid_metric"] == "NDCG@10"
+    assert (
+        script.build_config_dict("default", data_path="d", checkpoint_dir="c", seed=1)["seed"] == 1
+    )
+    for option in ("max_len", "epochs", "stopping_step", "batch_size"):
+        with pytest.raises(ValueError, match="default configuration takes no"):
+            script.build_config_dict("default", data_path="d", checkpoint_dir="c", **{option: 5})
+
+
+def test_the_matched_config_is_unchanged():
+    script = _recbole_script()
+    cfg = script.build_config_dict("matched", data_path="d", checkpoint_dir="c", epochs=7)
+    assert cfg["epochs"] == 7 and cfg["stopping_step"] == 3 and cfg["inner_size"] == 64
+    assert cfg["hidden_dropout_prob"] == 0.2 and cfg["MAX_ITEM_LIST_LENGTH"] == 50
+    assert cfg["seed"] == 0 and cfg["loss_type"] == "CE"
+    with pytest.raises(ValueError, match="config must be one of"):
+        script.build_config_dict("tuned", data_path="d", checkpoint_dir="c")
+
+
+def test_the_default_mode_is_what_the_driver_asks_the_script_to_run(tmp_path):
+    from adrec.bench.recbole_reference import recbole_command
+
+    cmd = recbole_command(tmp_path / "data", tmp_path / "r.json", config="default", python=["py"])
+    args = dict(zip(cmd[2::2], cmd[3::2], strict=True))
+    assert args["--config"] == "default" and "--seed" not in args
+    assert not {"--max-len", "--epochs"} & set(args)
+    with pytest.raises(ValueError, match="no max_len or epochs"):
+        recbole_command(tmp_path, tmp_path / "r.json", config="default", epochs=3)
+    matched = recbole_command(tmp_path, tmp_path / "r.json", max_len=20, epochs=3, seed=0)
+    assert matched[matched.index("--epochs") + 1] == "3" and "--seed" in matched
+
+
+def test_the_config_mode_reaches_the_script(tmp_path):
+    fake = [sys.executable, "-c", FAKE_RECBOLE.replace('"ndcg@10": 0.05', '"argv": sys.argv'), "--"]
+    result = run_recbole_sasrec(tied_ratings(), tmp_path, config="default", seed=None, python=fake)
+    assert result["status"] == "ok"
+    assert "--config" in result["argv"] and "default" in result["argv"]
+    assert "--epochs" not in result["argv"] and "--seed" not in result["argv"]
+    assert "--config default" in result["command"]
