@@ -4,6 +4,7 @@ instant."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -283,23 +284,83 @@ def train_detector(
 @app.command()
 def serve(
     run_dir: Annotated[Path, typer.Option(help="A trained run directory.")],
-    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    port: Annotated[int, typer.Option(help="HTTP port of Serve's proxy.")] = 8000,
     host: Annotated[str, typer.Option(help="HTTP host.")] = "127.0.0.1",
     address: Address = None,
+    detector_replicas: Annotated[
+        int | None, typer.Option(min=1, help="Detector replicas (default 1).")
+    ] = None,
+    recommender_replicas: Annotated[
+        int | None, typer.Option(min=1, help="Recommender replicas (default 1).")
+    ] = None,
+    ingress_replicas: Annotated[
+        int | None, typer.Option(min=1, help="Ingress replicas (default 1).")
+    ] = None,
+    max_ongoing_requests: Annotated[
+        int, typer.Option(min=1, help="HTTP requests an ingress replica takes at once.")
+    ] = 256,
+    max_batch_size: Annotated[int, typer.Option(min=1, help="Requests per batch.")] = 32,
+    batch_wait_s: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="How long a batch that is not full waits for more (0: "
+            "send what waits as soon as a batch may go).",
+        ),
+    ] = 0.0,
+    max_batches_in_flight: Annotated[
+        int, typer.Option(min=1, help="Batches an ingress replica has in the graph at once.")
+    ] = 2,
+    model_max_ongoing_requests: Annotated[
+        int, typer.Option(min=1, help="Batches a Detector / Recommender replica takes at once.")
+    ] = 16,
+    throughput_mode: Annotated[
+        bool,
+        typer.Option(
+            help="When starting a local cluster, start it in Serve's throughput mode "
+            "(direct ingress: the ingress replica serves HTTP on its own port, "
+            "gRPC between deployments). A joined cluster keeps its own setting."
+        ),
+    ] = True,
 ) -> None:
     """Serve a trained run over HTTP (POST /v1/recommend, GET /healthz, /docs) until Ctrl-C."""
+    from pydantic import ValidationError
+
     from adrec.recommender.run import check_run_dir
+    from adrec.serving.args import AppArgs
 
     try:
         check_run_dir(run_dir)
     except FileNotFoundError as exc:
         raise typer.BadParameter(str(exc), param_hint="--run-dir") from None
+    options = dict(
+        detector_replicas=detector_replicas, recommender_replicas=recommender_replicas,
+        ingress_replicas=ingress_replicas, max_ongoing_requests=max_ongoing_requests,
+        max_batch_size=max_batch_size, batch_wait_timeout_s=batch_wait_s,
+        max_batches_in_flight=max_batches_in_flight,
+        model_max_ongoing_requests=model_max_ongoing_requests,
+    )  # fmt: skip
+    try:
+        AppArgs(run_dir=str(run_dir), **options)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        name = "--" + "-".join(str(p) for p in problem["loc"]).replace("_", "-")
+        hint = name if problem["loc"] else None
+        raise typer.BadParameter(problem["msg"], param_hint=hint) from None
+    if throughput_mode and not (address or os.environ.get("RAY_ADDRESS")):
+        from adrec.serving.cluster_env import apply_serve_env
+
+        apply_serve_env()
     from adrec.distributed.cluster import connect
-    from adrec.serving.app import deploy, undeploy
+    from adrec.serving.app import deploy, direct_urls, undeploy
 
     _connect(connect, address)
-    deploy(run_dir, host=host, port=port)
-    typer.echo(f"serving {run_dir} on http://{host}:{port} (docs: /docs); Ctrl-C to stop")
+    base = deploy(run_dir, host=host, port=port, **options)
+    direct = direct_urls(host=host)
+    typer.echo(f"serving {run_dir} on {base} (docs: /docs); Ctrl-C to stop")
+    if direct:
+        typer.echo(f"  direct to the ingress replica{'s' * (len(direct) > 1)} (faster, no "
+                   f"proxy hop): {', '.join(direct)}")  # fmt: skip
     try:
         while True:
             time.sleep(3600)
