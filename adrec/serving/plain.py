@@ -10,6 +10,7 @@ import os
 
 from fastapi import FastAPI, HTTPException
 
+from adrec.dashboard import mount_dashboard
 from adrec.errors import BadEventsError
 from adrec.serving.http import API_INFO, install_error_handlers
 from adrec.serving.models import ERROR_RESPONSES, RecommendRequest, RecommendResponse
@@ -37,4 +38,5 @@ def app_from_env() -> FastAPI:
     run_dir = os.environ.get("ADREC_RUN_DIR")
     if not run_dir:
         raise RuntimeError("set ADREC_RUN_DIR to a trained run directory")
-    return create_app(RecommendService.load(run_dir))
+    service = RecommendService.load(run_dir)
+    return mount_dashboard(create_app(service), run_dir, engine=service.engine)

@@ -32,7 +32,7 @@ RAY_MODULES = (
     "jobs",
     "jobs.demo",
 )
-COMMANDS = ("demo", "simulate", "train", "serve", "bench", "train-detector", "dashboard")
+COMMANDS = ("demo", "simulate", "train", "serve", "bench", "train-detector", "dashboard", "report")
 
 runner = CliRunner()
 
