@@ -96,6 +96,8 @@ def evaluate_engine(
             continue
         d = (metrics[a]["ndcg"] - metrics[b]["ndcg"])[None]
         for g, mask in groups.items():
+            if not mask.any():  # e.g. no shifting target: nothing to compare
+                continue
             # resampling users, not targets: a user's several targets are not independent
             ci = cluster_bootstrap(d, mask[None], n_bootstrap, seed, users)
             base = _mean(metrics[b]["ndcg"][mask])

@@ -46,7 +46,8 @@ class FitConfig:
     detector_grid_step: float = 0.25  # the coarser grid that ranks detector candidates
     gate_epochs: int = 300
     min_gate_points: int = 50
-    max_valid_points: int = 20_000  # a seeded sample of users beyond this, for memory
+    max_valid_points: int = 20_000  # a seeded sample of users beyond this ...
+    valid_memory_gb: float = 2.0  # ... or beyond what the validation sources may occupy
     served: str = "rule"  # rule (anomaly-aware), gate (learned) or fixed
 
     def __post_init__(self) -> None:

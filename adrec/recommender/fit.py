@@ -167,7 +167,11 @@ def fit_recommender(
     progress = Progress(log)
     split = split_log(inter, cfg.split, cfg.targets_per_user)
     check_split(split, inter)
-    valid = sample_points(split.valid, cfg.max_valid_points, seed)
+    # The validation sources are held in memory ([4, points, items] float32): large
+    # catalogues get a seeded sample of users within the memory budget.
+    per_point = 4 * 4 * (inter.n_items + 1)
+    limit = max(100, min(cfg.max_valid_points, int(cfg.valid_memory_gb * 2**30 // per_point)))
+    valid = sample_points(split.valid, limit, seed)
     valid_h = histories_at(inter, valid)
     seen = [h.items for h in valid_h]
     targets = valid.target
