@@ -272,6 +272,17 @@ class RunData:
     def has_user(self, key: str) -> bool:
         return str(key) in self._rows
 
+    @cached_property
+    def _columns(self) -> dict[str, np.ndarray]:
+        s = self.scores
+        return {
+            "time": s["time"].to_numpy(np.int64),
+            "window_start": s["window_start"].to_numpy(np.int64),
+            "score": s["score"].to_numpy(np.float64),
+            "calibrated": s["calibrated"].to_numpy(np.float64),
+            "user_id": s["user_id"].to_numpy(),
+        }
+
     def user(self, key: str, weights: bool = True) -> dict:
         """One user's series: each scored window (end time, start, raw and calibrated score,
         flagged), the episodes of consecutive flagged windows, the user's known events and
@@ -280,65 +291,76 @@ class RunData:
         if key not in self._rows:
             raise KeyError(key)
         a, b = self._rows[key]
-        rows = self.scores.iloc[a:b]
-        cal = rows["calibrated"].to_numpy(np.float64)
+        col = {k: v[a:b] for k, v in self._columns.items()}
+        cal = col["calibrated"]
+        user_id = col["user_id"][0]
         out = {
-            "user_id": rows["user_id"].iloc[0],
+            "user_id": user_id.item() if hasattr(user_id, "item") else user_id,
             "key": key,
-            "time": rows["time"].astype("int64").tolist(),
-            "window_start": rows["window_start"].astype("int64").tolist(),
-            "score": rounded(rows["score"], 5),
+            "time": col["time"].tolist(),
+            "window_start": col["window_start"].tolist(),
+            "score": rounded(col["score"], 5),
             "calibrated": rounded(cal),
             "flagged": (cal >= THRESHOLD).tolist(),
             "threshold": THRESHOLD,
-            "episodes": episodes(rows, THRESHOLD),
+            "episodes": episodes(col, THRESHOLD),
             "events": self._events.get(key, []),
         }
         if weights:
             out["weights"] = self.weights_of([key])[key]
-        return _clean(out)
+        return out
 
     def weights_of(self, keys: list[str], chunk: int = 20_000) -> dict[str, dict]:
-        """The served blend's source weights at each of these users' scored points: the
-        engine's own `blend_weights` over the history each point was scored from (the user's
-        interactions before the window's end) and its calibrated score."""
+        """The served blend's source weights at each of these users' scored points, as the
+        engine weighs them (`blend_weights`): from the point's calibrated score alone for the
+        anomaly-aware rule and the fixed blend; the learned gate also reads the history each
+        point was scored from (the user's interactions before the window's end)."""
         from adrec.recommender.history import history_of
 
         engine = self.engine
-        log = engine.log
-        bounds = engine.bounds
-        hist, spans, calibrated, scores = [], {}, [], []
-        for key in keys:
-            a, b = self._rows[key]
-            rows = self.scores.iloc[a:b]
-            u = log.users.index_of(rows["user_id"].iloc[0])
+        log, bounds = engine.log, engine.bounds
+        col = self._columns
+        names = list(engine.sources.names)
+        blends = engine.blends
+        if blends.served in ("rule", "fixed"):
+            out = {}
+            for key in keys:
+                a, b = self._rows[key]
+                served = (blends.rule.weights(col["calibrated"][a:b]) if blends.served == "rule"
+                          else np.tile(blends.fixed, (b - a, 1)))  # fmt: skip
+                per_source = {n: rounded(served[:, j], 3) for j, n in enumerate(names)}
+                out[key] = {"sources": names, "served": blends.served, **per_source}
+            return out
+        firsts = [self._rows[key][0] for key in keys]
+        dense = log.users.index(col["user_id"][firsts]) if keys else np.zeros(0, np.int64)
+        hist, spans = [], {}
+        for key, u in zip(keys, dense.tolist(), strict=True):
             if u < 0:
                 continue
+            a, b = self._rows[key]
             lo, hi = int(bounds[u]), int(bounds[u + 1])
             times = log.time[lo:hi]
-            point_times = rows["time"].to_numpy(np.int64)
+            point_times = col["time"][a:b]
             ends = lo + np.searchsorted(times, point_times, side="left")
             # the last point of the batch scoring is the user's whole history
             if hi > lo and point_times[-1] >= times[-1]:
                 ends[-1] = hi
+            spans[key] = (len(hist), len(hist) + b - a, a, b)
             hist += [history_of(log, u, lo, int(e), float(t))
-                     for e, t in zip(ends, point_times, strict=True)]  # fmt: skip
-            spans[key] = (len(hist) - len(rows), len(hist))
-            calibrated.append(rows["calibrated"].to_numpy(np.float64))
-            scores.append(rows["score"].to_numpy(np.float64))
-        names = list(engine.sources.names)
+                     for e, t in zip(ends.tolist(), point_times.tolist(), strict=True)]  # fmt: skip
         out = {k: {"sources": names, "served": engine.blends.served,
                    **{n: [] for n in names}} for k in keys}  # fmt: skip
         if not hist:
             return out
-        calibrated, scores = np.concatenate(calibrated), np.concatenate(scores)
+        rows = np.concatenate([np.arange(a, b) for _, _, a, b in spans.values()])
+        calibrated, scores = col["calibrated"][rows], col["score"][rows]
         served = np.zeros((len(hist), len(names)))
         for lo in range(0, len(hist), chunk):
             sl = slice(lo, lo + chunk)
             anomaly = {"score": scores[sl], "calibrated": calibrated[sl],
                        "has_window": np.ones(len(hist[sl]), bool)}  # fmt: skip
             served[sl] = engine.blend_weights(hist[sl], anomaly)["served"]
-        for key, (a, b) in spans.items():
+        for key, (a, b, _, _) in spans.items():
             for j, name in enumerate(names):
                 out[key][name] = rounded(served[a:b, j], 3)
         return out

@@ -94,13 +94,14 @@ def calibrated_histogram(
     return out
 
 
-def episodes(rows: pd.DataFrame, threshold: float = THRESHOLD) -> list[dict]:
+def episodes(rows, threshold: float = THRESHOLD) -> list[dict]:
     """One user's detected episodes: runs of consecutive flagged windows (in time order),
-    each from the first flagged window's start to the last one's end, with its peak."""
-    cal = rows["calibrated"].to_numpy(np.float64)
+    each from the first flagged window's start to the last one's end, with its peak.
+    `rows`: a frame or a mapping with window_start, time and calibrated."""
+    cal = np.asarray(rows["calibrated"], np.float64)
     flagged = cal >= threshold
-    starts = rows["window_start"].to_numpy(np.int64)
-    ends = rows["time"].to_numpy(np.int64)
+    starts = np.asarray(rows["window_start"], np.int64)
+    ends = np.asarray(rows["time"], np.int64)
     out, i = [], 0
     while i < len(flagged):
         if not flagged[i]:

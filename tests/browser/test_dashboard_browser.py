@@ -171,3 +171,25 @@ def test_report_opens_offline_with_every_panel(dashboard_run, page, tmp_path):
     assert user_series(page)["points"] != before["points"]
     screenshot(page, "dashboard-report")
     assert outside == [] and page.console.errors == []
+
+
+def test_the_report_of_ten_thousand_users_opens_quickly(wide_run, page, tmp_path):
+    """Every user's series is in the one file (compressed, unpacked on the first pick)."""
+    from adrec.dashboard.report import write_report
+
+    out = write_report(wide_run, tmp_path / "wide.html", log=lambda m: None)
+    assert out.stat().st_size < 25e6
+    started = time.perf_counter()
+    page.goto(out.as_uri())
+    wait_ready(page, "summary", "population", "user", "accuracy")
+    opened_s = time.perf_counter() - started
+    timings = []
+    for query in ("9876", "123"):
+        started = time.perf_counter()
+        page.fill("#user-search", query)
+        page.press("#user-search", "Enter")
+        page.wait_for_function(f"() => window.adrecReady.user === '{query}'")
+        timings.append(time.perf_counter() - started)
+    assert "of 10,000 users" in page.locator("#user-count").inner_text()
+    assert opened_s < 20 and max(timings) < 5, (opened_s, timings)
+    assert page.console.errors == []

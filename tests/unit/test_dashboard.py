@@ -18,7 +18,7 @@ from adrec.cli import app as cli
 from adrec.dashboard import RunData, accuracy_by_month, mount_dashboard
 from adrec.dashboard.accuracy import accuracy_over_time, choose_period, user_bootstrap
 from adrec.dashboard.live import LiveMetrics
-from adrec.dashboard.page import STATIC, page_html, report_html
+from adrec.dashboard.page import STATIC, embedded_json, page_html, report_html
 from adrec.dashboard.series import calibrated_histogram, episodes, population_by_day
 
 DAY = 86_400
@@ -227,8 +227,8 @@ def test_the_report_embeds_data_that_cannot_break_out_of_its_script():
     data = {"summary": {"run": hostile}, "users": [{"key": hostile}]}
     html = report_html(data, {hostile: {"time": [1]}})
     assert html.count("</script>") == 4 and "<!--" not in html.split("<body>")[1]
-    embedded = re.search(r'id="adrec-data">(.*?)</script>', html, re.S).group(1)
-    assert json.loads(embedded) == data
+    assert embedded_json(html, "adrec-data") == data
+    assert embedded_json(html, "adrec-users") == {hostile: {"time": [1]}}
     assert not re.search(r'(src|href)="(https?:)?//', html)
 
 
@@ -322,7 +322,7 @@ def test_report_command_writes_one_offline_file(dashboard_run, tmp_path):
     html = out.read_text()
     assert "Chart.js v4.6.1" in html and 'id="adrec-users"' in html
     assert not re.search(r'(src|href)="(https?:)?//', html)
-    users = json.loads(re.search(r'id="adrec-users">(.*?)</script>', html, re.S).group(1))
+    users = embedded_json(html, "adrec-users")
     assert len(users) == 40 and all("weights" in u for u in users.values())
 
 
@@ -334,3 +334,33 @@ def test_report_command_writes_one_offline_file(dashboard_run, tmp_path):
 def test_commands_name_what_is_missing(command, args, message):
     result = CliRunner().invoke(cli, [command, *args], env={"COLUMNS": "200", "NO_COLOR": "1"})
     assert result.exit_code == 2 and message in result.output
+
+
+def test_gate_weights_read_the_history_each_point_was_scored_from(dashboard_run):
+    """A run serving the learned gate: the weights at each point equal the engine's own
+    blend_weights over the batch scoring's histories (scoring_points), so the history the
+    dashboard rebuilds from a point's time is the one that was scored."""
+    from dataclasses import replace
+
+    from adrec.detectors.behaviour.scoring import scoring_points
+    from adrec.recommender.engine import AnomalyAwareRecommender
+
+    base = AnomalyAwareRecommender.load(dashboard_run)
+    if base.blends.gate is None:
+        pytest.skip("this run fitted no gate")
+    engine = AnomalyAwareRecommender(base.log, base.sources, replace(base.blends, served="gate"),
+                                     base.detector, base.signals, base.gate_recent)  # fmt: skip
+    data = RunData(dashboard_run, engine=engine)
+    key = data.users(limit=1)["users"][0]["key"]
+    got = data.weights_of([key])[key]
+    assert got["served"] == "gate"
+    u = engine.log.users.index_of(int(key))
+    stride = int(data.report["config"]["window"])
+    hist = [h for h in scoring_points(engine.log, stride) if h.user == u]
+    anomaly = engine.anomaly(hist)
+    hist = [h for h, ok in zip(hist, anomaly["has_window"], strict=True) if ok]
+    anomaly = engine.anomaly(hist)
+    want = engine.blend_weights(hist, anomaly)["learned gate"]
+    assert len(hist) == len(got[got["sources"][0]])
+    for j, name in enumerate(got["sources"]):
+        np.testing.assert_allclose(got[name], want[:, j], atol=2e-3)

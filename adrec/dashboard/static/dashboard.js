@@ -2,7 +2,7 @@
  *
  * Served by an app (/dashboard/), the data come from the JSON endpoints under ./api/; in a
  * report written by `adrec report` they are embedded in the page (#adrec-data, and each
- * user's series in #adrec-users, parsed when a user is first shown). Colours: Okabe-Ito,
+ * user's series in #adrec-users, compressed, unpacked when a user is first shown). Colours: Okabe-Ito,
  * safe for the common colour-vision deficiencies; series also differ by dash and marker.
  */
 (function () {
@@ -47,6 +47,15 @@
     };
   }
 
+  // The report's per-user series: gzip-compressed JSON in base64, unpacked once, when the
+  // first user is shown (DecompressionStream: every current browser, no library).
+  async function unpack(id) {
+    const text = document.getElementById(id).textContent.trim();
+    const bytes = Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).json();
+  }
+
   function embeddedSource(D) {
     let series = null;
     return {
@@ -64,9 +73,10 @@
         return { total: D.users.length, matched: hit.length, users: hit.slice(0, limit) };
       },
       user: async (key) => {
-        if (!series) series = JSON.parse(document.getElementById("adrec-users").textContent);
-        if (!(key in series)) throw new Error("no series for user " + key);
-        return series[key];
+        if (!series) series = unpack("adrec-users");
+        const all = await series;
+        if (!(key in all)) throw new Error("no series for user " + key);
+        return all[key];
       },
       live: null,
       generated: D.generated,
