@@ -34,7 +34,7 @@ class LiveMetrics:
     buckets."""
 
     def __init__(self, bucket_s: float = 10.0, keep_s: float = 600.0, max_samples: int = 100_000,
-                 clock=time.time):  # fmt: skip
+                 clock=time.time, ray_counter: bool = False):  # fmt: skip
         self.bucket_s = bucket_s
         self.keep_s = keep_s
         self.clock = clock
@@ -46,6 +46,20 @@ class LiveMetrics:
         self.anomalous = 0
         self._recent: deque[tuple[float, float, int, bool]] = deque(maxlen=max_samples)
         self._lock = threading.Lock()
+        self.ray_counter = ray_counter
+        self._counter = None
+
+    def _export(self, anomalous: bool) -> None:
+        """Count the answer in the Serve application's own metrics (Ray's Prometheus
+        export; serve_metrics.ANSWERS_METRIC), where this runs in a Serve replica."""
+        if self._counter is None:
+            from ray.serve.metrics import Counter
+
+            from adrec.dashboard.serve_metrics import ANSWERS_METRIC
+
+            what = "recommend answers by whether the user's behaviour was anomalous"
+            self._counter = Counter(ANSWERS_METRIC, description=what, tag_keys=("anomalous",))
+        self._counter.inc(tags={"anomalous": "true" if anomalous else "false"})
 
     def record(self, latency_s: float, status: int, anomalous: bool | None) -> None:
         now = self.clock()
@@ -59,6 +73,8 @@ class LiveMetrics:
             else:
                 self.server_errors += 1
             self._recent.append((now, latency_s * 1000.0, status, bool(anomalous)))
+        if self.ray_counter and 200 <= status < 300 and anomalous is not None:
+            self._export(anomalous)
 
     def snapshot(self) -> dict:
         now = self.clock()

@@ -364,3 +364,66 @@ def test_gate_weights_read_the_history_each_point_was_scored_from(dashboard_run)
     assert len(hist) == len(got[got["sources"][0]])
     for j, name in enumerate(got["sources"]):
         np.testing.assert_allclose(got[name], want[:, j], atol=2e-3)
+
+
+# -- the Serve application's own metrics (Prometheus text as Ray exports it) --------------
+def _prometheus(requests_ok: int, requests_bad: int, buckets: dict, anomalous: int,
+                calm: int) -> str:  # fmt: skip
+    tags = 'application="adrec",method="POST",route="/v1/recommend"'
+    lines = [
+        "# TYPE ray_serve_num_http_requests_total counter",
+        f'ray_serve_num_http_requests_total{{{tags},status_code="200"}} {requests_ok}',
+        f'ray_serve_num_http_requests_total{{{tags},status_code="422"}} {requests_bad}',
+        'ray_serve_num_http_requests_total{application="other",route="/v1/recommend",'
+        'status_code="200"} 999',
+        "# TYPE ray_serve_http_request_latency_ms histogram",
+        *(f'ray_serve_http_request_latency_ms_bucket{{{tags},status_code="200",le="{le}"}} {n}'
+          for le, n in buckets.items()),
+        f'ray_serve_http_request_latency_ms_count{{{tags},status_code="200"}} {requests_ok}',
+        f'ray_serve_http_request_latency_ms_sum{{{tags},status_code="200"}} 1.0',
+        "# TYPE ray_adrec_recommend_answers_total counter",
+        f'ray_adrec_recommend_answers_total{{application="adrec",anomalous="true"}} {anomalous}',
+        f'ray_adrec_recommend_answers_total{{application="adrec",anomalous="false"}} {calm}',
+    ]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def test_prometheus_histogram_quantiles_interpolate_inside_buckets():
+    from adrec.dashboard.serve_metrics import quantile
+
+    buckets = {10.0: 50.0, 20.0: 90.0, 40.0: 100.0, float("inf"): 100.0}
+    assert quantile(buckets, 0.5) == 10.0
+    assert quantile(buckets, 0.7) == pytest.approx(15.0)
+    assert quantile(buckets, 0.95) == pytest.approx(30.0)
+    assert quantile({}, 0.5) is None and quantile({float("inf"): 0.0}, 0.5) is None
+
+
+def test_serve_metrics_sum_the_application_and_draw_deltas():
+    from adrec.dashboard.serve_metrics import ServeMetrics, parse
+
+    first = _prometheus(10, 1, {"10": 5, "50": 10, "+Inf": 10}, 2, 8)
+    parsed = parse(first, "adrec", "/v1/recommend")
+    assert parsed["requests"] == {"2xx": 10.0, "4xx": 1.0}  # the other application left out
+    assert parsed["answers"] == {"true": 2.0, "false": 8.0}
+    texts = [first, _prometheus(30, 1, {"10": 5, "50": 30, "+Inf": 30}, 12, 18)]
+    clock = _Clock()
+    metrics = ServeMetrics("adrec", urls=lambda: ["a"], bucket_s=10, clock=clock)
+    metrics.scrape = lambda: {**parse(texts.pop(0), "adrec", "/v1/recommend"), "endpoints": 1}
+    metrics.snapshot()
+    clock.now += 20
+    snap = metrics.snapshot()
+    assert snap["totals"] == {"requests": 31, "answered": 30, "client_errors": 1,
+                              "server_errors": 0, "anomalous": 12}  # fmt: skip
+    assert snap["anomalous_share"] == 0.4
+    assert snap["series"]["requests"] == [20] and snap["series"]["anomalous_share"] == [0.5]
+    # the 20 new requests all took 10-50 ms
+    assert 10 < snap["series"]["p50"][0] <= 50 and snap["last_minute"]["requests_per_s"] == 1.0
+    assert "Ray Serve's metrics" in snap["source"]
+
+
+def test_serve_metrics_fall_back_to_the_replicas_counters():
+    from adrec.dashboard.serve_metrics import ServeMetrics
+
+    metrics = ServeMetrics("adrec", urls=lambda: [], fallback=LiveMetrics())
+    snap = metrics.snapshot()
+    assert snap["source"].startswith("in-process") and "Serve metrics unavailable" in snap["note"]
