@@ -207,3 +207,13 @@ class ServeMetrics:
             "bucket_s": self.bucket_s,
             "series": series,
         }  # fmt: skip
+
+
+async def detector_info(deployment: str = "Detector") -> dict:
+    """The info of the Serve application's detector deployment (adrec.serving.app.Detector:
+    it holds "run_dir"), asked from inside one of the application's replicas: how an
+    ingress built before it knows its run finds the run for the dashboard."""
+    from ray import serve
+
+    app_name = serve.get_replica_context().app_name
+    return await serve.get_deployment_handle(deployment, app_name).info.remote()

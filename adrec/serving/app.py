@@ -18,6 +18,8 @@ from pydantic import BaseModel, Field
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
+from adrec.dashboard import mount_dashboard
+from adrec.dashboard.serve_metrics import detector_info
 from adrec.errors import BadEventsError
 from adrec.serving.http import API_INFO, install_error_handlers
 from adrec.serving.models import ERROR_RESPONSES, RecommendRequest, RecommendResponse
@@ -49,6 +51,8 @@ class Recommender:
 
 
 api = install_error_handlers(FastAPI(**API_INFO))
+# The dashboard at /dashboard/ over the detector's run, with the Serve application's metrics.
+mount_dashboard(api, run_dir=detector_info, live="serve")
 
 
 def _cause(exc: BaseException) -> BaseException:
