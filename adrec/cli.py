@@ -435,33 +435,71 @@ def score(
     typer.echo(json.dumps(summary, default=str))
 
 
+RunDir = Annotated[Path, typer.Option(help="A trained run directory (adrec train / adrec demo).")]
+Logs = Annotated[
+    Path | None,
+    typer.Option(help="Folder with the log's ground truth, life_events.parquet (default: "
+                 "RUN_DIR/data, where the demo simulates)."),
+]  # fmt: skip
+
+
+def _run_data(run_dir: Path, logs: Path | None):
+    from adrec.dashboard.data import RunData
+    from adrec.recommender.run import check_run_dir
+
+    try:
+        check_run_dir(run_dir)
+        return RunData(run_dir, logs)
+    except (FileNotFoundError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--run-dir") from None
+
+
+@app.command()
+def report(
+    run_dir: RunDir,
+    logs: Logs = None,
+    out: Annotated[
+        Path | None, typer.Option(help="The HTML file to write (default: RUN_DIR/report.html).")
+    ] = None,
+) -> None:
+    """Write the dashboard of a run as one self-contained HTML file that opens offline:
+    anomaly scores of the population and of every user over time, recommendation accuracy
+    over time on the run's held-out test targets (computed through the saved engine, then
+    cached under RUN_DIR/dashboard/)."""
+    from adrec.dashboard.page import report_html
+    from adrec.dashboard.report import report_data
+
+    run = _run_data(run_dir, logs)
+    out = out or run_dir / "report.html"
+    typer.echo(f"report of {run_dir}:")
+    data, users = report_data(run, log=typer.echo)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report_html(data, users), encoding="utf-8")
+    typer.echo(f"report: {out} ({out.stat().st_size / 1e6:.1f} MB)")
+
+
 @app.command()
 def dashboard(
-    run_dir: Annotated[
-        Path | None, typer.Option(help="A trained run: its anomaly scores over time.")
-    ] = None,
-    bench: Annotated[
-        Path | None,
-        typer.Option(help="`adrec bench recommend`'s recommend.json: accuracy over time."),
-    ] = None,
-    logs: Annotated[
-        Path | None, typer.Option(help="Logs with life_events.parquet (default: RUN_DIR/data).")
-    ] = None,
-    out: Annotated[Path, typer.Option(help="The HTML page to write.")] = Path(
-        "reports/dashboard.html"
-    ),
+    run_dir: RunDir,
+    logs: Logs = None,
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    host: Annotated[str, typer.Option(help="HTTP host.")] = "127.0.0.1",
 ) -> None:
-    """Write the dashboard: anomaly scores and recommendation accuracy over time, one static
-    HTML page (no server, opens offline)."""
-    from adrec.dashboard.build import write_dashboard
+    """Serve a run in one process, without Ray: the recommend API (POST /v1/recommend) and
+    the live dashboard at /dashboard/ (the Serve graph of `adrec serve` mounts the same
+    dashboard). Ctrl-C stops it."""
+    import uvicorn
 
-    if run_dir is None and bench is None:
-        raise typer.BadParameter("give --run-dir, --bench, or both")
-    try:
-        path = write_dashboard(out, run_dir, bench, logs)
-    except (FileNotFoundError, ValueError) as exc:
-        raise typer.BadParameter(str(exc)) from None
-    typer.echo(f"dashboard: {path}")
+    from adrec.dashboard import mount_dashboard
+    from adrec.serving.plain import create_app
+    from adrec.serving.service import RecommendService
+
+    run = _run_data(run_dir, logs)
+    service = RecommendService.load(run_dir)
+    app = mount_dashboard(create_app(service), run_dir, logs, engine=service.engine)
+    typer.echo(f"serving {run.root} on http://{host}:{port} (dashboard: /dashboard/, docs: "
+               "/docs); Ctrl-C to stop")  # fmt: skip
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from ray import serve
 from ray.exceptions import RayActorError, WorkerCrashedError
 from ray.serve.handle import DeploymentHandle
 
+from adrec.dashboard import mount_dashboard
 from adrec.serving.args import DEFAULT_MAX_BATCH_SIZE, AppArgs
 from adrec.serving.batching import Batcher
 from adrec.serving.http import create_api
@@ -160,7 +161,10 @@ class Ingress:
         self.retried = 0
 
     def __serve_build_asgi_app__(self):
-        return create_api(self._recommend, self._health, self.max_body_bytes)
+        api = create_api(self._recommend, self._health, self.max_body_bytes)
+        # The dashboard at /dashboard/ over the detector's run (asked on its first request),
+        # with the Serve application's own metrics.
+        return mount_dashboard(api, run_dir=self._health, live="serve")
 
     async def _recommend(self, request: RecommendRequest) -> bytes:
         return await self.batcher.submit(query_of(request))

@@ -13,6 +13,7 @@ import os
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from adrec.dashboard import mount_dashboard
 from adrec.serving.http import create_api
 from adrec.serving.models import MAX_BODY_BYTES, RecommendRequest
 from adrec.serving.service import RecommendService
@@ -32,4 +33,5 @@ def app_from_env() -> FastAPI:
     run_dir = os.environ.get("ADREC_RUN_DIR")
     if not run_dir:
         raise RuntimeError("set ADREC_RUN_DIR to a trained run directory")
-    return create_app(RecommendService.load(run_dir))
+    service = RecommendService.load(run_dir)
+    return mount_dashboard(create_app(service), run_dir, engine=service.engine)
