@@ -80,7 +80,8 @@ class AnoGANModel(ImageModule):
         self.search_batch = search_batch
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return torch.randn(n, self.latent, generator=generator)
+        """n latent codes (drawn on the CPU generator, moved to the module's device)."""
+        return torch.randn(n, self.latent, generator=generator).to(self.z_start.device)
 
     def _losses(self, x: Tensor, target: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
         """Per-image A(x) and the residual map, for standardised images x."""
