@@ -42,12 +42,14 @@ def knn_distances(
         for b0 in range(0, n_bank, block):
             b = bank[b0 : b0 + block]
             d2 = (q_sq + bank_sq[b0 : b0 + block] - 2.0 * (q @ b.T)).clamp_min(0.0)
-            ids = torch.arange(b0, b0 + b.shape[0], device=q.device).expand(q.shape[0], -1)
-            best_d = torch.cat([best_d, d2], 1)
-            best_i = torch.cat([best_i, ids], 1)
-            keep = min(n_cand, best_d.shape[1])
-            best_d, pos = best_d.topk(keep, dim=1, largest=False)
-            best_i = best_i.gather(1, pos)
+            d_blk, i_blk = d2.topk(min(n_cand, d2.shape[1]), dim=1, largest=False)
+            if best_d.shape[1] == 0:
+                best_d, best_i = d_blk, i_blk + b0
+            else:  # merge the running candidates with this block's
+                best_d = torch.cat([best_d, d_blk], 1)
+                best_i = torch.cat([best_i, i_blk + b0], 1)
+                best_d, pos = best_d.topk(min(n_cand, best_d.shape[1]), dim=1, largest=False)
+                best_i = best_i.gather(1, pos)
         diff = q[:, None, :].double() - bank[best_i].double()
         exact = diff.pow(2).sum(-1).sqrt()
         d, order = exact.topk(k, dim=1, largest=False)
