@@ -355,6 +355,8 @@ def test_shrink_scaling_floors_each_spread_at_the_common_one():
     np.testing.assert_allclose(shrink.scale, [spread[0], rms, rms])
     np.testing.assert_allclose(Scaler.fit(rows, "standard").scale, spread)
     np.testing.assert_array_equal(Scaler.fit(rows, "none").scale, np.ones(3))
+    np.testing.assert_allclose(Scaler.fit(rows, "range").scale, np.ptp(rows, axis=0))
+    assert KDEDetector().fit(X).scaler_.scale == pytest.approx(np.ptp(X.astype(float), axis=0))
     with pytest.raises(ValueError, match="scaling"):
         KNNDetector(scaling="minmax").fit(X)
 

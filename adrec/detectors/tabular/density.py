@@ -98,7 +98,7 @@ class GMMDetector(TabularDetector):
 
     def _score_rows(self, X: np.ndarray) -> np.ndarray:
         if len(self.gmm_.weights_) > 1:
-            return -self.gmm_.score_samples(X)
+            return -self.gmm_.score_samples(X.astype(np.float64))
         # One Gaussian: -log N(x) = (d log 2 pi + |(x - mean) P|^2) / 2 - log det P, with
         # P the Cholesky factor of the precision; scikit-learn's arithmetic without its
         # log-sum-exp over a single component.
@@ -127,8 +127,10 @@ class GMMDetector(TabularDetector):
 
 
 class KDEDetector(TabularDetector):
-    """scikit-learn's KernelDensity (Gaussian kernel) on scaled rows (`scaling`, "shrink" by
-    default: see Scaler). The bandwidth is "scott", "silverman" (scikit-learn's rules) or a
+    """scikit-learn's KernelDensity (Gaussian kernel) on scaled rows (`scaling`, "range" by
+    default: see Scaler; per-feature standard deviations made it weak on the planted life
+    events, 0.72 AUROC, by inflating sparse features that one bandwidth must then cover).
+    The bandwidth is "scott", "silverman" (scikit-learn's rules for unit-spread data) or a
     number. `rtol` is scikit-learn's relative tolerance of the density: the tree skips nodes
     whose contribution is below it, a log-density error of at most about rtol (1e-4 by
     default), many times faster than exact summation on large data.
@@ -141,7 +143,7 @@ class KDEDetector(TabularDetector):
     def __init__(
         self,
         bandwidth: str | float = "scott",
-        scaling: str = "shrink",
+        scaling: str = "range",
         rtol: float = 1e-4,
         contamination: float = 0.01,
     ) -> None:

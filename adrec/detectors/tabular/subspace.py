@@ -83,19 +83,15 @@ class PCADetector(TabularDetector):
             raise ValueError("pca's residual needs at least 2 features (p - 1 components)")
         if isinstance(self.power, bool) or not isinstance(self.power, int | float):
             raise ValueError(f"power must be a number, got {self.power!r}")
-        mean = X.mean(axis=0)
+        self.scaler_ = Scaler.fit(X, self.scaling)
+        mean, scale = X.mean(axis=0), self.scaler_.scale
         centred = X - mean
         if n > p:  # the eigendecomposition of the scaled rows' covariance (one product)
             gram = centred.T @ centred
-            self.scaler_ = Scaler.from_moments(mean, np.sqrt(np.diag(gram) / n), self.scaling)
-            scale = self.scaler_.scale
             variance, vectors = np.linalg.eigh(gram / (n - 1) / np.outer(scale, scale))
             variance, components = variance[::-1], vectors[:, ::-1].T
         else:  # fewer rows than features: the thin SVD of the scaled rows
-            self.scaler_ = Scaler.from_moments(mean, centred.std(axis=0), self.scaling)
-            _, singular, components = np.linalg.svd(
-                centred / self.scaler_.scale, full_matrices=False
-            )
+            _, singular, components = np.linalg.svd(centred / scale, full_matrices=False)
             variance = np.square(singular) / max(n - 1, 1)
         variance = np.maximum(variance, 0.0)
         ratio = variance / max(variance.sum(), 1e-300)
@@ -107,6 +103,7 @@ class PCADetector(TabularDetector):
         k = min(self._n_kept(ratio, rank), rank)
         if self.method == "residual":
             k = min(k, p - 1)  # with all p components the residual is zero for every row
+        self.mean_ = mean
         self.components_ = components[:k]
         self.variance_ = variance[:k]
         self.variance_ratio_ = ratio[:k]
@@ -121,7 +118,7 @@ class PCADetector(TabularDetector):
         if self.method == "pyod":
             Z = self.scaler_.transform(X)
             return np.sum(cdist(Z, self.components_) / self.variance_ratio_, axis=1)
-        X = X - self.scaler_.mean
+        X = X - self.mean_
         if self.method == "residual":
             return residual_to_subspace(X / self.scaler_.scale, self.components_)
         return np.square(X @ self.projection_) @ self.weights_
@@ -129,6 +126,7 @@ class PCADetector(TabularDetector):
     def _state(self) -> dict[str, np.ndarray]:
         return {
             **self.scaler_.state(),
+            "mean": self.mean_,
             "components": self.components_,
             "variance": self.variance_,
             "variance_ratio": self.variance_ratio_,
@@ -136,6 +134,7 @@ class PCADetector(TabularDetector):
 
     def _restore(self, state: dict[str, np.ndarray]) -> None:
         self.scaler_ = Scaler.from_state(state)
+        self.mean_ = state["mean"]
         self.components_ = state["components"]
         self.variance_ = state["variance"]
         self.variance_ratio_ = state["variance_ratio"]
