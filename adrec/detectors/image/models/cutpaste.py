@@ -47,8 +47,8 @@ def paste(crop: Tensor, source: Tensor, h: int, w: int, gen: torch.Generator, ji
     c, p, _ = crop.shape
     h, w = max(1, min(h, p, source.shape[1])), max(1, min(w, p, source.shape[2]))
     sy, sx = _randint(gen, source.shape[1] - h + 1), _randint(gen, source.shape[2] - w + 1)
-    gain = 1 + jitter * (2 * torch.rand(c, 1, 1, generator=gen) - 1)
-    shift = 2 * jitter * (2 * torch.rand(c, 1, 1, generator=gen) - 1)
+    gain = (1 + jitter * (2 * torch.rand(c, 1, 1, generator=gen) - 1)).to(crop.device)
+    shift = (2 * jitter * (2 * torch.rand(c, 1, 1, generator=gen) - 1)).to(crop.device)
     piece = source[:, sy : sy + h, sx : sx + w] * gain + shift
     ty, tx = _randint(gen, p - h + 1), _randint(gen, p - w + 1)
     out = crop.clone()
