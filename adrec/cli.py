@@ -3,6 +3,7 @@ instant."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import time
@@ -207,27 +208,44 @@ def train(
 
 @app.command("train-detector")
 def train_detector(
+    out: Annotated[Path, typer.Option(help="Directory to save the fitted, calibrated detector.")],
     data: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             help="Normal rows: a .npy array [n, features] or [n, time, features], or Parquet "
             "with a column of fixed-length vectors (--column)."
         ),
-    ],
-    out: Annotated[Path, typer.Option(help="Directory to save the fitted, calibrated detector.")],
+    ] = None,
+    images: Annotated[
+        Path | None,
+        typer.Option(
+            help="Normal images instead of rows: an MVTec-layout category (its train/good/) "
+            "or a folder of images; read and sharded with Ray Data."
+        ),
+    ] = None,
     detector: Annotated[
-        str, typer.Option(help="A neural detector: ae, vae, deep_svdd, ...")
+        str,
+        typer.Option(
+            help="With --data a neural detector (ae, vae, deep_svdd, ...); with --images an "
+            "image detector (patchcore, padim, spade, conv_ae, conv_vae, conv_svdd, anogan, "
+            "cutpaste, fastflow)."
+        ),
     ] = "vae",
     params: Annotated[
         str, typer.Option(help='Detector parameters as JSON, e.g. {"latent": 4}.')
     ] = "{}",
     column: Annotated[str, typer.Option(help="Parquet column holding the rows.")] = "x",
+    size: Annotated[
+        int, typer.Option(min=8, help="With --images: images are resized to size x size.")
+    ] = 224,
     epochs: Annotated[
         int | None, typer.Option(min=1, help="Epochs (default: the detector's).")
     ] = None,
     calib_fraction: Annotated[
         float,
-        typer.Option(min=0.01, max=0.9, help="Held-out share of rows that sets the threshold."),
+        typer.Option(
+            min=0.01, max=0.9, help="Held-out share of rows or images that sets the threshold."
+        ),
     ] = 0.2,
     quantile: Annotated[
         float, typer.Option(min=0.5, max=0.9999, help="Threshold quantile.")
@@ -242,40 +260,57 @@ def train_detector(
     address: Address = None,
 ) -> None:
     """Train any neural detector with Ray Train (DDP over Ray Data shards), calibrate it on
-    held-out normal rows and save it (weights + threshold + calibration)."""
-    from adrec.detectors.registry import detector_names  # no Ray, no torch
+    held-out normal rows and save it (weights + threshold + calibration). With --images, an
+    image detector from a folder of normal images: the feature-memory ones (patchcore, padim,
+    spade) from features a Ray Data map extracts, the others through Ray Train."""
+    from adrec.detectors.registry import detector_class, detector_names  # no Ray, no torch
 
-    neural = detector_names("neural")
-    if detector not in neural:
-        raise typer.BadParameter(f"{detector!r} is not one of {neural}", param_hint="--detector")
-    if not data.exists():
-        raise typer.BadParameter(f"{data} does not exist", param_hint="--data")
+    if (data is None) == (images is None):
+        raise typer.BadParameter("give --data (rows) or --images (a folder), not both")
+    family = "neural" if images is None else "image"
+    allowed = detector_names(family)
+    if detector not in allowed:
+        raise typer.BadParameter(f"{detector!r} is not one of {allowed}", param_hint="--detector")
+    source = data if images is None else images
+    if not source.exists():
+        hint = "--data" if images is None else "--images"
+        raise typer.BadParameter(f"{source} does not exist", param_hint=hint)
     try:
         extra = json.loads(params)
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"not JSON: {exc}", param_hint="--params") from None
     if not isinstance(extra, dict):
         raise typer.BadParameter("must be a JSON object", param_hint="--params")
+    if epochs and "epochs" not in inspect.signature(detector_class(detector)).parameters:
+        raise typer.BadParameter(f"{detector} is not trained in epochs", param_hint="--epochs")
     extra = {**extra, "random_state": seed, **({"epochs": epochs} if epochs else {})}
 
     from adrec.distributed.cluster import connect
     from adrec.distributed.train import TrainSettings
-    from adrec.distributed.train_detector import load_rows
-    from adrec.distributed.train_detector import train_detector as train_neural
 
     _connect(connect, address)
-    rows, calib, info = load_rows(data, column, calib_fraction, seed)
-    typer.echo(f"rows: {json.dumps(info)}")
-    det, metrics = train_neural(
-        detector,
-        rows,
-        calib,
-        storage or out.with_name(out.name + ".ray"),
-        TrainSettings(num_workers=workers, use_gpu=use_gpu),
-        params=extra,
-        quantile=quantile,
-        log=lambda metrics: typer.echo(f"report: {json.dumps(metrics, default=str)}"),
-    )
+    settings = TrainSettings(num_workers=workers, use_gpu=use_gpu)
+    storage = storage or out.with_name(out.name + ".ray")
+
+    def log(metrics: dict) -> None:
+        typer.echo(f"report: {json.dumps(metrics, default=str)}")
+
+    if images is not None:
+        from adrec.distributed.train_detector import train_image_detector
+
+        det, metrics = train_image_detector(
+            detector, images, storage, settings, size=size, params=extra, quantile=quantile,
+            calib_fraction=calib_fraction, seed=seed, log=log,
+        )  # fmt: skip
+    else:
+        from adrec.distributed.train_detector import load_rows
+        from adrec.distributed.train_detector import train_detector as train_neural
+
+        rows, calib, info = load_rows(data, column, calib_fraction, seed)
+        typer.echo(f"rows: {json.dumps(info)}")
+        det, metrics = train_neural(
+            detector, rows, calib, storage, settings, params=extra, quantile=quantile, log=log
+        )
     det.save(out)
     summary = {"detector": detector, "out": str(out), "threshold": det.threshold_, **metrics}
     typer.echo(json.dumps(summary, default=str))

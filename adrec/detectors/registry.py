@@ -46,6 +46,14 @@ _REGISTRY: dict[str, _Entry] = {
     "vae": _Entry(f"{_N}.vae:VAEDetector", "neural"),
     "padim": _Entry("adrec.detectors.image.padim:PaDiMDetector", "image"),
     "patchcore": _Entry("adrec.detectors.image.patchcore:PatchCoreDetector", "image"),
+    # the rest of the image catalogue (issue 16)
+    "anogan": _Entry("adrec.detectors.image.anogan:AnoGANDetector", "image"),
+    "conv_ae": _Entry("adrec.detectors.image.reconstruction:ConvAEDetector", "image"),
+    "conv_svdd": _Entry("adrec.detectors.image.svdd:ConvSVDDDetector", "image"),
+    "conv_vae": _Entry("adrec.detectors.image.reconstruction:ConvVAEDetector", "image"),
+    "cutpaste": _Entry("adrec.detectors.image.cutpaste:CutPasteDetector", "image"),
+    "fastflow": _Entry("adrec.detectors.image.fastflow:FastFlowDetector", "image"),
+    "spade": _Entry("adrec.detectors.image.spade:SPADEDetector", "image"),
 }
 
 
