@@ -3,7 +3,9 @@ instant."""
 
 from __future__ import annotations
 
+import inspect
 import json
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -206,27 +208,44 @@ def train(
 
 @app.command("train-detector")
 def train_detector(
+    out: Annotated[Path, typer.Option(help="Directory to save the fitted, calibrated detector.")],
     data: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             help="Normal rows: a .npy array [n, features] or [n, time, features], or Parquet "
             "with a column of fixed-length vectors (--column)."
         ),
-    ],
-    out: Annotated[Path, typer.Option(help="Directory to save the fitted, calibrated detector.")],
+    ] = None,
+    images: Annotated[
+        Path | None,
+        typer.Option(
+            help="Normal images instead of rows: an MVTec-layout category (its train/good/) "
+            "or a folder of images; read and sharded with Ray Data."
+        ),
+    ] = None,
     detector: Annotated[
-        str, typer.Option(help="A neural detector: ae, vae, deep_svdd, ...")
+        str,
+        typer.Option(
+            help="With --data a neural detector (ae, vae, deep_svdd, ...); with --images an "
+            "image detector (patchcore, padim, spade, conv_ae, conv_vae, conv_svdd, anogan, "
+            "cutpaste, fastflow)."
+        ),
     ] = "vae",
     params: Annotated[
         str, typer.Option(help='Detector parameters as JSON, e.g. {"latent": 4}.')
     ] = "{}",
     column: Annotated[str, typer.Option(help="Parquet column holding the rows.")] = "x",
+    size: Annotated[
+        int, typer.Option(min=8, help="With --images: images are resized to size x size.")
+    ] = 224,
     epochs: Annotated[
         int | None, typer.Option(min=1, help="Epochs (default: the detector's).")
     ] = None,
     calib_fraction: Annotated[
         float,
-        typer.Option(min=0.01, max=0.9, help="Held-out share of rows that sets the threshold."),
+        typer.Option(
+            min=0.01, max=0.9, help="Held-out share of rows or images that sets the threshold."
+        ),
     ] = 0.2,
     quantile: Annotated[
         float, typer.Option(min=0.5, max=0.9999, help="Threshold quantile.")
@@ -241,40 +260,57 @@ def train_detector(
     address: Address = None,
 ) -> None:
     """Train any neural detector with Ray Train (DDP over Ray Data shards), calibrate it on
-    held-out normal rows and save it (weights + threshold + calibration)."""
-    from adrec.detectors.neural import neural_detector_names  # no Ray
+    held-out normal rows and save it (weights + threshold + calibration). With --images, an
+    image detector from a folder of normal images: the feature-memory ones (patchcore, padim,
+    spade) from features a Ray Data map extracts, the others through Ray Train."""
+    from adrec.detectors.registry import detector_class, detector_names  # no Ray, no torch
 
-    neural = neural_detector_names()
-    if detector not in neural:
-        raise typer.BadParameter(f"{detector!r} is not one of {neural}", param_hint="--detector")
-    if not data.exists():
-        raise typer.BadParameter(f"{data} does not exist", param_hint="--data")
+    if (data is None) == (images is None):
+        raise typer.BadParameter("give --data (rows) or --images (a folder), not both")
+    family = "neural" if images is None else "image"
+    allowed = detector_names(family)
+    if detector not in allowed:
+        raise typer.BadParameter(f"{detector!r} is not one of {allowed}", param_hint="--detector")
+    source = data if images is None else images
+    if not source.exists():
+        hint = "--data" if images is None else "--images"
+        raise typer.BadParameter(f"{source} does not exist", param_hint=hint)
     try:
         extra = json.loads(params)
     except json.JSONDecodeError as exc:
         raise typer.BadParameter(f"not JSON: {exc}", param_hint="--params") from None
     if not isinstance(extra, dict):
         raise typer.BadParameter("must be a JSON object", param_hint="--params")
-    extra = {**extra, "seed": seed, **({"epochs": epochs} if epochs else {})}
+    if epochs and "epochs" not in inspect.signature(detector_class(detector)).parameters:
+        raise typer.BadParameter(f"{detector} is not trained in epochs", param_hint="--epochs")
+    extra = {**extra, "random_state": seed, **({"epochs": epochs} if epochs else {})}
 
     from adrec.distributed.cluster import connect
     from adrec.distributed.train import TrainSettings
-    from adrec.distributed.train_detector import load_rows
-    from adrec.distributed.train_detector import train_detector as train_neural
 
     _connect(connect, address)
-    rows, calib, info = load_rows(data, column, calib_fraction, seed)
-    typer.echo(f"rows: {json.dumps(info)}")
-    det, metrics = train_neural(
-        detector,
-        rows,
-        calib,
-        storage or out.with_name(out.name + ".ray"),
-        TrainSettings(num_workers=workers, use_gpu=use_gpu),
-        params=extra,
-        quantile=quantile,
-        log=lambda metrics: typer.echo(f"report: {json.dumps(metrics, default=str)}"),
-    )
+    settings = TrainSettings(num_workers=workers, use_gpu=use_gpu)
+    storage = storage or out.with_name(out.name + ".ray")
+
+    def log(metrics: dict) -> None:
+        typer.echo(f"report: {json.dumps(metrics, default=str)}")
+
+    if images is not None:
+        from adrec.distributed.train_detector import train_image_detector
+
+        det, metrics = train_image_detector(
+            detector, images, storage, settings, size=size, params=extra, quantile=quantile,
+            calib_fraction=calib_fraction, seed=seed, log=log,
+        )  # fmt: skip
+    else:
+        from adrec.distributed.train_detector import load_rows
+        from adrec.distributed.train_detector import train_detector as train_neural
+
+        rows, calib, info = load_rows(data, column, calib_fraction, seed)
+        typer.echo(f"rows: {json.dumps(info)}")
+        det, metrics = train_neural(
+            detector, rows, calib, storage, settings, params=extra, quantile=quantile, log=log
+        )
     det.save(out)
     summary = {"detector": detector, "out": str(out), "threshold": det.threshold_, **metrics}
     typer.echo(json.dumps(summary, default=str))
@@ -283,23 +319,83 @@ def train_detector(
 @app.command()
 def serve(
     run_dir: Annotated[Path, typer.Option(help="A trained run directory.")],
-    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    port: Annotated[int, typer.Option(help="HTTP port of Serve's proxy.")] = 8000,
     host: Annotated[str, typer.Option(help="HTTP host.")] = "127.0.0.1",
     address: Address = None,
+    detector_replicas: Annotated[
+        int | None, typer.Option(min=1, help="Detector replicas (default 1).")
+    ] = None,
+    recommender_replicas: Annotated[
+        int | None, typer.Option(min=1, help="Recommender replicas (default 1).")
+    ] = None,
+    ingress_replicas: Annotated[
+        int | None, typer.Option(min=1, help="Ingress replicas (default 1).")
+    ] = None,
+    max_ongoing_requests: Annotated[
+        int, typer.Option(min=1, help="HTTP requests an ingress replica takes at once.")
+    ] = 256,
+    max_batch_size: Annotated[int, typer.Option(min=1, help="Requests per batch.")] = 32,
+    batch_wait_s: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="How long a batch that is not full waits for more (0: "
+            "send what waits as soon as a batch may go).",
+        ),
+    ] = 0.0,
+    max_batches_in_flight: Annotated[
+        int, typer.Option(min=1, help="Batches an ingress replica has in the graph at once.")
+    ] = 2,
+    model_max_ongoing_requests: Annotated[
+        int, typer.Option(min=1, help="Batches a Detector / Recommender replica takes at once.")
+    ] = 16,
+    throughput_mode: Annotated[
+        bool,
+        typer.Option(
+            help="When starting a local cluster, start it in Serve's throughput mode "
+            "(direct ingress: the ingress replica serves HTTP on its own port, "
+            "gRPC between deployments). A joined cluster keeps its own setting."
+        ),
+    ] = True,
 ) -> None:
     """Serve a trained run over HTTP (POST /v1/recommend, GET /healthz, /docs) until Ctrl-C."""
+    from pydantic import ValidationError
+
     from adrec.recommender.run import check_run_dir
+    from adrec.serving.args import AppArgs
 
     try:
         check_run_dir(run_dir)
     except FileNotFoundError as exc:
         raise typer.BadParameter(str(exc), param_hint="--run-dir") from None
+    options = dict(
+        detector_replicas=detector_replicas, recommender_replicas=recommender_replicas,
+        ingress_replicas=ingress_replicas, max_ongoing_requests=max_ongoing_requests,
+        max_batch_size=max_batch_size, batch_wait_timeout_s=batch_wait_s,
+        max_batches_in_flight=max_batches_in_flight,
+        model_max_ongoing_requests=model_max_ongoing_requests,
+    )  # fmt: skip
+    try:
+        AppArgs(run_dir=str(run_dir), **options)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        name = "--" + "-".join(str(p) for p in problem["loc"]).replace("_", "-")
+        hint = name if problem["loc"] else None
+        raise typer.BadParameter(problem["msg"], param_hint=hint) from None
+    if throughput_mode and not (address or os.environ.get("RAY_ADDRESS")):
+        from adrec.serving.cluster_env import apply_serve_env
+
+        apply_serve_env()
     from adrec.distributed.cluster import connect
-    from adrec.serving.app import deploy, undeploy
+    from adrec.serving.app import deploy, direct_urls, undeploy
 
     _connect(connect, address)
-    deploy(run_dir, host=host, port=port)
-    typer.echo(f"serving {run_dir} on http://{host}:{port} (docs: /docs); Ctrl-C to stop")
+    base = deploy(run_dir, host=host, port=port, **options)
+    direct = direct_urls(host=host)
+    typer.echo(f"serving {run_dir} on {base} (docs: /docs); Ctrl-C to stop")
+    if direct:
+        typer.echo(f"  direct to the ingress replica{'s' * (len(direct) > 1)} (faster, no "
+                   f"proxy hop): {', '.join(direct)}")  # fmt: skip
     try:
         while True:
             time.sleep(3600)
@@ -374,33 +470,71 @@ def score(
     typer.echo(json.dumps(summary, default=str))
 
 
+RunDir = Annotated[Path, typer.Option(help="A trained run directory (adrec train / adrec demo).")]
+Logs = Annotated[
+    Path | None,
+    typer.Option(help="Folder with the log's ground truth, life_events.parquet (default: "
+                 "RUN_DIR/data, where the demo simulates)."),
+]  # fmt: skip
+
+
+def _run_data(run_dir: Path, logs: Path | None):
+    from adrec.dashboard.data import RunData
+    from adrec.recommender.run import check_run_dir
+
+    try:
+        check_run_dir(run_dir)
+        return RunData(run_dir, logs)
+    except (FileNotFoundError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--run-dir") from None
+
+
+@app.command()
+def report(
+    run_dir: RunDir,
+    logs: Logs = None,
+    out: Annotated[
+        Path | None, typer.Option(help="The HTML file to write (default: RUN_DIR/report.html).")
+    ] = None,
+) -> None:
+    """Write the dashboard of a run as one self-contained HTML file that opens offline:
+    anomaly scores of the population and of every user over time, recommendation accuracy
+    over time on the run's held-out test targets (computed through the saved engine, then
+    cached under RUN_DIR/dashboard/)."""
+    from adrec.dashboard.page import report_html
+    from adrec.dashboard.report import report_data
+
+    run = _run_data(run_dir, logs)
+    out = out or run_dir / "report.html"
+    typer.echo(f"report of {run_dir}:")
+    data, users = report_data(run, log=typer.echo)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report_html(data, users), encoding="utf-8")
+    typer.echo(f"report: {out} ({out.stat().st_size / 1e6:.1f} MB)")
+
+
 @app.command()
 def dashboard(
-    run_dir: Annotated[
-        Path | None, typer.Option(help="A trained run: its anomaly scores over time.")
-    ] = None,
-    bench: Annotated[
-        Path | None,
-        typer.Option(help="`adrec bench recommend`'s recommend.json: accuracy over time."),
-    ] = None,
-    logs: Annotated[
-        Path | None, typer.Option(help="Logs with life_events.parquet (default: RUN_DIR/data).")
-    ] = None,
-    out: Annotated[Path, typer.Option(help="The HTML page to write.")] = Path(
-        "reports/dashboard.html"
-    ),
+    run_dir: RunDir,
+    logs: Logs = None,
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    host: Annotated[str, typer.Option(help="HTTP host.")] = "127.0.0.1",
 ) -> None:
-    """Write the dashboard: anomaly scores and recommendation accuracy over time, one static
-    HTML page (no server, opens offline)."""
-    from adrec.dashboard.build import write_dashboard
+    """Serve a run in one process, without Ray: the recommend API (POST /v1/recommend) and
+    the live dashboard at /dashboard/ (the Serve graph of `adrec serve` mounts the same
+    dashboard). Ctrl-C stops it."""
+    import uvicorn
 
-    if run_dir is None and bench is None:
-        raise typer.BadParameter("give --run-dir, --bench, or both")
-    try:
-        path = write_dashboard(out, run_dir, bench, logs)
-    except (FileNotFoundError, ValueError) as exc:
-        raise typer.BadParameter(str(exc)) from None
-    typer.echo(f"dashboard: {path}")
+    from adrec.dashboard import mount_dashboard
+    from adrec.serving.plain import create_app
+    from adrec.serving.service import RecommendService
+
+    run = _run_data(run_dir, logs)
+    service = RecommendService.load(run_dir)
+    app = mount_dashboard(create_app(service), run_dir, logs, engine=service.engine)
+    typer.echo(f"serving {run.root} on http://{host}:{port} (dashboard: /dashboard/, docs: "
+               "/docs); Ctrl-C to stop")  # fmt: skip
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 if __name__ == "__main__":

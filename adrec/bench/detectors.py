@@ -5,11 +5,14 @@ Parts (each a protocol):
 - `mvtec`: ADBench's MVTec AD ResNet18 embeddings, semi-supervised. Per category and seed,
   the normals are shuffled; `mvtec_fit` of them fit the detector, the next `mvtec_calib` set
   its threshold (99th percentile of their scores), and the rest plus every anomaly are the test.
+- `digits`: scikit-learn's bundled handwritten digits (1,797 images of 8x8 = 64 pixels), each
+  digit in turn the normal class and every other digit an anomaly, split as MVTec.
 - `nab`, `merlion`: univariate series. The first `series_fit_fraction` of each series (NAB's
-  15% probationary period) is the normal part: its windows fit the detector (the last
-  `calib_share` of them set the threshold) and one window ending at every later point scores
-  that point. 2-D detectors get per-window features, 3-D ones the windows. One seed (the
-  split is fixed by time).
+  15% probationary period) is the normal part: its windows of `window` points (128) fit the
+  detector (the last `calib_share` of them set the threshold) and one window ending at every
+  later point scores that point: no test point reaches a fit. 2-D detectors get per-window
+  features (adrec.data.anomaly_benchmarks.window_features), 3-D ones the windows. One seed
+  (the split is fixed by time).
 - `life_events`: adrec's own planted life events (`adrec.data.simulator`), behaviour windows
   split by day into fit / calibration / test; 2-D detectors get the flattened window.
 """
@@ -29,18 +32,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from adrec.base import DETECTORS, BaseDetector
+from adrec.base import BaseDetector
 from adrec.bench import pyod_reference
 from adrec.data import anomaly_benchmarks as ab
 from adrec.data.simulator import SimulationConfig
+from adrec.detectors.registry import accepts, detector_class, detector_names
 from adrec.metrics.detection import detection_report
 from adrec.metrics.time_series import time_series_report
 
-PARTS = ("mvtec", "nab", "merlion", "life_events")
+PARTS = ("mvtec", "digits", "nab", "merlion", "life_events")
+TABULAR_PARTS = ("mvtec", "digits", "life_events")  # seeded splits; every detector runs
+SERIES_PARTS = ("nab", "merlion")
 # Detectors run on the long NAB / Merlion series by default (fast on 10^4-10^5 windows);
-# every registered detector runs on MVTec and the life events.
-SERIES_DETECTORS = ("iforest", "knn", "lof", "pca", "gmm", "hotelling_t2", "ae", "lstm_ae")
+# every registered detector runs on MVTec, digits and the life events.
+SERIES_DETECTORS = (
+    "iforest", "knn", "lof", "pca", "gmm", "hotelling_t2", "ae", "lstm_ae", "window_features"
+)  # fmt: skip
 QUICK_CATEGORIES = ("bottle", "carpet", "screw")
+QUICK_DIGITS = (0, 3, 8)
 QUICK_SERIES_PER_CATEGORY = 1
 
 
@@ -48,14 +57,15 @@ QUICK_SERIES_PER_CATEGORY = 1
 class BenchConfig:
     data_root: Path = Path("../shared/data")
     parts: tuple[str, ...] = PARTS
-    detectors: tuple[str, ...] | None = None  # MVTec and life events; None: all registered
+    detectors: tuple[str, ...] | None = None  # MVTec, digits, life events; None: all
     series_detectors: tuple[str, ...] | None = None  # NAB and Merlion; None: SERIES_DETECTORS
     seeds: tuple[int, ...] = (0, 1, 2)
     categories: tuple[str, ...] | None = None  # MVTec; None: all 15
+    digits: tuple[int, ...] | None = None  # the normal digits, one task each; None: 0-9
     series_per_category: int | None = None  # NAB / Merlion: the first k of each; None: all
-    mvtec_fit: float = 0.5
-    mvtec_calib: float = 0.1
-    window: int = 16
+    mvtec_fit: float = 0.5  # MVTec and digits: the share of normals that fits
+    mvtec_calib: float = 0.1  # and the share that sets the threshold
+    window: int = 128
     series_fit_fraction: float = 0.15
     calib_share: float = 1 / 3
     life_events: SimulationConfig = field(default_factory=SimulationConfig)
@@ -70,6 +80,7 @@ class BenchConfig:
         base = cls(
             seeds=(0,),
             categories=QUICK_CATEGORIES,
+            digits=QUICK_DIGITS,
             series_per_category=QUICK_SERIES_PER_CATEGORY,
             life_events=small,
         )
@@ -81,6 +92,8 @@ class BenchConfig:
             raise ValueError(f"unknown parts {sorted(unknown)}; choose from {list(PARTS)}")
         if not self.seeds:
             raise ValueError("seeds must not be empty")
+        if self.digits is not None and not set(self.digits) <= set(range(10)):
+            raise ValueError(f"digits must be in 0-9, got {self.digits}")
         if not (
             0 < self.mvtec_fit and 0 < self.mvtec_calib and self.mvtec_fit + self.mvtec_calib < 1
         ):
@@ -111,23 +124,24 @@ Registry = dict[str, type[BaseDetector]]
 
 def _adrec_detector(cls: type[BaseDetector], seed: int, test_params: bool) -> BaseDetector:
     params = cls.get_test_params() if test_params else {}
-    det = cls(**params)
-    for key in ("seed", "random_state"):
-        if key in det.params:
-            det = cls(**{**params, key: seed})
-    return det
+    if accepts(cls, "random_state"):
+        params = {**params, "random_state": seed}
+    return cls(**params)
 
 
 def _timed_run(make, fit, calib, test) -> tuple[Any, dict]:
+    """Fit (threshold included) and score, timed in wall seconds and in CPU seconds of this
+    process (what the run itself cost, whatever else shares the machine)."""
     det = make()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     det.fit(fit, calib)
-    t1 = time.perf_counter()
-    scores = det.score_samples(test)
-    t2 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
+    scores = det.decision_function(test)
+    t2, c2 = time.perf_counter(), time.process_time()
     if not np.isfinite(scores).all():
         raise ValueError("non-finite scores")
-    return (det, scores), {"fit_s": t1 - t0, "score_s": t2 - t1}
+    times = {"fit_s": t1 - t0, "score_s": t2 - t1, "fit_cpu_s": c1 - c0, "score_cpu_s": c2 - c1}
+    return (det, scores), times
 
 
 @dataclass(frozen=True)
@@ -145,7 +159,7 @@ class Task:
 
 def _run_task(task: Task, registry: Registry, cfg: BenchConfig, progress: Progress) -> list[dict]:
     rows = []
-    for name, cls in registry.items():
+    for i, (name, cls) in enumerate(registry.items()):
         ndim = cls.input_ndim
         if ndim not in task.inputs:
             continue
@@ -154,9 +168,10 @@ def _run_task(task: Task, registry: Registry, cfg: BenchConfig, progress: Progre
             ("adrec", partial(_adrec_detector, cls, task.seed, cfg.test_params))
         ]
         if cfg.with_pyod and name in pyod_reference.REFERENCES and pyod_reference.pyod_version():
-            params = _adrec_detector(cls, task.seed, cfg.test_params).params
-            make = partial(pyod_reference.make_pyod, name, params, task.seed, fit.shape[-1])
+            make = partial(pyod_reference.make_pyod, name, task.seed, fit.shape[-1])
             impls.append(("pyod", make))
+            if (i + len(task.dataset) + task.seed) % 2:  # take turns at running first
+                impls.reverse()
         for impl, make in impls:
             row = {
                 "part": task.part,
@@ -186,14 +201,32 @@ def _mvtec_tasks(cfg: BenchConfig):
         if category not in files:
             raise ValueError(f"unknown MVTec category {category!r}; have {sorted(files)}")
         X, y = ab.load_adbench_npz(files[category])
-        normal, anomalous = np.flatnonzero(y == 0), np.flatnonzero(y == 1)
         for seed in cfg.seeds:
-            order = np.random.default_rng(seed).permutation(normal)
-            n_fit = int(cfg.mvtec_fit * len(order))
-            n_cal = int(cfg.mvtec_calib * len(order))
-            test = np.concatenate([order[n_fit + n_cal :], anomalous])
-            split = (X[order[:n_fit]], X[order[n_fit : n_fit + n_cal]], X[test])
-            yield Task("mvtec", category, category, seed, {2: split}, y[test], detection_report)
+            split, labels = _semi_supervised_split(X, y, seed, cfg)
+            yield Task("mvtec", category, category, seed, {2: split}, labels, detection_report)
+
+
+def _digits_tasks(cfg: BenchConfig):
+    from sklearn.datasets import load_digits
+
+    X, digit = load_digits(return_X_y=True)
+    X = X.astype(np.float32)
+    for normal_digit in cfg.digits if cfg.digits is not None else range(10):
+        y = (digit != normal_digit).astype(np.int64)
+        name = f"digit {normal_digit}"
+        for seed in cfg.seeds:
+            split, labels = _semi_supervised_split(X, y, seed, cfg)
+            yield Task("digits", name, name, seed, {2: split}, labels, detection_report)
+
+
+def _semi_supervised_split(X: np.ndarray, y: np.ndarray, seed: int, cfg: BenchConfig):
+    """(fit, calib, test) rows and the test labels: shuffled normals split by the MVTec
+    shares, the rest of the normals and every anomaly in the test."""
+    normal, anomalous = np.flatnonzero(y == 0), np.flatnonzero(y == 1)
+    order = np.random.default_rng(seed).permutation(normal)
+    n_fit, n_cal = int(cfg.mvtec_fit * len(order)), int(cfg.mvtec_calib * len(order))
+    test = np.concatenate([order[n_fit + n_cal :], anomalous])
+    return (X[order[:n_fit]], X[order[n_fit : n_fit + n_cal]], X[test]), y[test]
 
 
 def _series_task(part: str, series: ab.Series, cfg: BenchConfig) -> Task:
@@ -232,7 +265,7 @@ def _merlion_tasks(cfg: BenchConfig):
 
 
 def _life_event_tasks(cfg: BenchConfig):
-    from adrec.data.behavior import DaySplit, WindowSpec, build_windows, label_windows
+    from adrec.data.life_event_windows import DaySplit, WindowSpec, build_windows, label_windows
     from adrec.data.simulator import simulate
 
     for seed in cfg.seeds:
@@ -253,6 +286,7 @@ def _life_event_tasks(cfg: BenchConfig):
 
 TASKS = {
     "mvtec": _mvtec_tasks,
+    "digits": _digits_tasks,
     "nab": _nab_tasks,
     "merlion": _merlion_tasks,
     "life_events": _life_event_tasks,
@@ -260,8 +294,8 @@ TASKS = {
 
 
 def _detectors_for(cfg: BenchConfig, part: str, registry: Registry) -> Registry:
-    wanted = cfg.detectors if part in ("mvtec", "life_events") else cfg.series_detectors
-    if wanted is None and part in ("nab", "merlion"):
+    wanted = cfg.detectors if part in TABULAR_PARTS else cfg.series_detectors
+    if wanted is None and part in SERIES_PARTS:
         wanted = tuple(n for n in SERIES_DETECTORS if n in registry)
     if wanted is None:
         wanted = tuple(sorted(registry))
@@ -276,13 +310,11 @@ def _detector_params(chosen_by_part: dict[str, Registry], cfg: BenchConfig) -> d
     out: dict[str, dict] = {}
     for chosen in chosen_by_part.values():
         for name, cls in chosen.items():
-            params = _adrec_detector(cls, 0, cfg.test_params).params
-            entry = {"adrec": {"quantile": 0.99, **params}}
+            entry = {"adrec": _adrec_detector(cls, 0, cfg.test_params).get_params()}
             ref = pyod_reference.REFERENCES.get(name)
-            if cfg.with_pyod and ref is not None:
-                kwargs = ref.params(params, 0, 0)
-                kwargs.pop("n_features", None)  # the input width, set per data set
-                entry["pyod"] = {"class": ref.pyod_class, **kwargs}
+            if cfg.with_pyod and ref is not None and pyod_reference.pyod_version():
+                defaults = pyod_reference.pyod_defaults(name)
+                entry["pyod"] = {"class": ref.pyod_class, **defaults}
             out[name] = json.loads(json.dumps(entry, default=str))
     return out
 
@@ -295,9 +327,7 @@ def run_benchmark(
     import torch
 
     if registry is None:
-        import adrec.detectors  # noqa: F401  (registers every detector)
-
-        registry = DETECTORS
+        registry = {name: detector_class(name) for name in detector_names()}
     from threadpoolctl import threadpool_limits
 
     progress = Progress(echo)
@@ -339,6 +369,7 @@ def run_benchmark(
 
 # -- the report --------------------------------------------------------------------------------
 RANK_METRICS = ("auroc", "auprc", "best_f1", "f1_at_threshold")
+TIMES = ("fit_s", "score_s", "fit_cpu_s", "score_cpu_s")
 SERIES_METRICS = (
     "auroc", "auprc", "point_f1", "pa_f1", "event_precision", "event_recall", "event_f1"
 )  # fmt: skip
@@ -354,18 +385,19 @@ def _frame(result: dict, part: str) -> pd.DataFrame:
 def summarize(result: dict) -> dict[str, list[dict]]:
     """Per part and detector (adrec and PyOD side by side) the mean metrics and times.
 
-    MVTec and life events: per seed, the mean over categories; then the mean and standard
-    deviation of that over seeds. Series: the mean over series (AUROC / AUPRC over series
-    that have anomalies) and the total fit and score time."""
+    MVTec, digits and life events: per seed, the mean over categories; then the mean and
+    standard deviation of that over seeds. Series: the mean over series (AUROC / AUPRC over
+    series that have anomalies) and the total fit and score time. An adrec row where PyOD
+    ran too has `time_ratio` and `cpu_ratio`: adrec's fit + score seconds (wall, CPU) over
+    PyOD's, on the runs where both succeeded."""
     out: dict[str, list[dict]] = {}
     for part in PARTS:
         df = _frame(result, part)
         if df.empty:
             continue
         ok = df[df["error"].isna()]
-        metrics = [
-            m for m in (SERIES_METRICS if part in ("nab", "merlion") else RANK_METRICS) if m in ok
-        ]
+        metrics = [m for m in (SERIES_METRICS if part in SERIES_PARTS else RANK_METRICS) if m in ok]
+        times = [t for t in TIMES if t in ok]
         ok = ok.astype({m: float for m in metrics})
         failed = df[df["error"].notna()].groupby(["detector", "impl"]).size()
         rows = []
@@ -376,11 +408,11 @@ def summarize(result: dict) -> dict[str, list[dict]]:
                 "n_runs": len(g),
                 "failed": int(failed.get((det, impl), 0)),
             }
-            if part in ("nab", "merlion"):
+            if part in SERIES_PARTS:
                 row.update({m: g[m].mean() for m in metrics})
-                row.update({"fit_s": g["fit_s"].sum(), "score_s": g["score_s"].sum()})
+                row.update({t: g[t].sum() for t in times})
             else:
-                per_seed = g.groupby("seed")[[*metrics, "fit_s", "score_s"]].mean()
+                per_seed = g.groupby("seed")[[*metrics, *times]].mean()
                 row.update({m: per_seed[m].mean() for m in per_seed})
                 row.update({f"{m}_std": per_seed[m].std(ddof=0) for m in metrics})
             rows.append(
@@ -389,8 +421,48 @@ def summarize(result: dict) -> dict[str, list[dict]]:
         for (det, impl), n in failed.items():
             if not any(r["detector"] == det and r["impl"] == impl for r in rows):
                 rows.append({"detector": det, "impl": impl, "n_runs": 0, "failed": int(n)})
+        ratios = speed_ratios(ok)
+        for row in rows:
+            if row["impl"] == "adrec" and row["detector"] in ratios:
+                row.update(ratios[row["detector"]])
         out[part] = rows
     return out
+
+
+def speed_ratios(ok: pd.DataFrame) -> dict[str, dict]:
+    """Per detector with both implementations: fit + score seconds summed over the runs
+    (data set and seed) where both succeeded, adrec's and PyOD's, and their ratios."""
+    if ok.empty or "pyod" not in set(ok["impl"]):
+        return {}
+    ok = ok.assign(total_s=ok["fit_s"] + ok["score_s"])
+    if "fit_cpu_s" in ok:
+        ok = ok.assign(total_cpu_s=ok["fit_cpu_s"] + ok["score_cpu_s"])
+    key = ["part", "dataset", "seed", "detector"]
+    cols = [c for c in ("total_s", "total_cpu_s") if c in ok]
+    wide = ok.pivot_table(index=key, columns="impl", values=cols, aggfunc="sum").dropna()
+    out = {}
+    for det, g in wide.groupby(level="detector"):
+        sums = g.sum()
+        entry = {
+            "paired_runs": len(g),
+            "adrec_total_s": sums[("total_s", "adrec")],
+            "pyod_total_s": sums[("total_s", "pyod")],
+        }
+        entry["time_ratio"] = entry["adrec_total_s"] / max(entry["pyod_total_s"], 1e-12)
+        if "total_cpu_s" in cols:
+            cpu = sums[("total_cpu_s", "adrec")] / max(sums[("total_cpu_s", "pyod")], 1e-12)
+            entry["cpu_ratio"] = cpu
+        out[str(det)] = {k: float(v) for k, v in entry.items()}
+    return out
+
+
+def speed_summary(result: dict) -> list[dict]:
+    """speed_ratios over every part at once (each paired run counted once)."""
+    df = pd.DataFrame(result["rows"])
+    if df.empty:
+        return []
+    ok = df[df["error"].isna()] if "error" in df else df
+    return [{"detector": d, **v} for d, v in sorted(speed_ratios(ok).items())]
 
 
 def per_category(result: dict, part: str) -> pd.DataFrame:
@@ -412,6 +484,7 @@ def _fmt(v: Any, digits: int = 3) -> str:
 def _side_by_side(rows: list[dict], metrics: tuple[str, ...], spread: bool) -> list[str]:
     by = {(r["detector"], r["impl"]): r for r in rows}
     head = ["detector", *metrics, "fit s", "score s", "PyOD AUROC", "PyOD fit s", "PyOD score s"]
+    head += ["time ratio", "CPU ratio"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for det in sorted({d for d, _ in by}):
         a, p = by.get((det, "adrec"), {}), by.get((det, "pyod"), {})
@@ -426,12 +499,25 @@ def _side_by_side(rows: list[dict], metrics: tuple[str, ...], spread: bool) -> l
         if spread and p.get("auroc_std") is not None:
             pyod_auroc += f" ± {p['auroc_std']:.3f}"
         cells += [pyod_auroc, _fmt(p.get("fit_s"), 2), _fmt(p.get("score_s"), 2)]
+        cells += [_fmt(a.get("time_ratio"), 2), _fmt(a.get("cpu_ratio"), 2)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _speed_lines(summary: list[dict]) -> list[str]:
+    head = ["detector", "paired runs", "adrec s", "PyOD s", "time ratio", "CPU ratio"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in summary:
+        cells = [r["detector"], str(int(r["paired_runs"])), _fmt(r["adrec_total_s"], 1)]
+        cells += [_fmt(r["pyod_total_s"], 1), _fmt(r["time_ratio"], 2)]
+        cells.append(_fmt(r.get("cpu_ratio"), 2))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
 TITLES = {
     "mvtec": "MVTec AD (ADBench ResNet18 embeddings), mean over categories",
+    "digits": "scikit-learn digits (one digit normal, the others anomalies), mean over digits",
     "nab": "NAB, mean over series",
     "merlion": "Merlion synthetic, mean over series",
     "life_events": "adrec planted life events (simulated)",
@@ -448,7 +534,8 @@ def render_markdown(result: dict) -> str:
         + ", ".join(f"{k} {v:.1f} s" for k, v in result["part_seconds"].items())
         + f"); threads {env['threads']} (torch {env['torch_threads']}, "
         f"OMP_NUM_THREADS={env['OMP_NUM_THREADS']}); {env['cpu_count']} CPUs; "
-        f"torch {env['torch']}; PyOD {env['pyod'] or 'not installed'}.",
+        f"torch {env['torch']}; PyOD {env['pyod'] or 'not installed'}; series windows of "
+        f"{cfg['window']} points.",
         f"Seeds {cfg['seeds']}; detector parameters: "
         + ("each class's get_test_params()" if cfg["test_params"] else "each class's defaults")
         + ".",
@@ -457,15 +544,28 @@ def render_markdown(result: dict) -> str:
     for part in cfg["parts"]:
         if part not in summary:
             lines += [f"## {TITLES[part]}", "", "No chosen detector takes this input.", ""]
+    speed = speed_summary(result)
+    if speed:
+        lines += [
+            "## Speed beside PyOD, every part",
+            "",
+            "Fit (threshold included) + score seconds summed over every run (data set and "
+            "seed) where both implementations succeeded; ratio = adrec / PyOD, wall clock and "
+            "CPU time of the process (the CPU ratio does not move when other jobs share the "
+            "machine).",
+            "",
+            *_speed_lines(speed),
+            "",
+        ]
     for part, rows in summary.items():
-        spread = part in ("mvtec", "life_events")
-        metrics = SERIES_METRICS if part in ("nab", "merlion") else RANK_METRICS
+        spread = part in TABULAR_PARTS
+        metrics = SERIES_METRICS if part in SERIES_PARTS else RANK_METRICS
         lines += [f"## {TITLES[part]}", ""]
         if spread:
             lines.append(
                 f"Mean ± std over seeds {cfg['seeds']} of the mean over data sets; fit and score "
                 "times are seconds per data set. F1 at the threshold uses the 99th percentile "
-                "of held-out normal scores."
+                "of held-out normal scores. Ratios: adrec's fit + score seconds over PyOD's."
             )
         else:
             lines.append(
@@ -523,7 +623,11 @@ def write_report(result: dict, out_dir: str | Path) -> tuple[Path, Path]:
     md, js = out / "detectors.md", out / "detectors.json"
     md.write_text(render_markdown(result))
     js.write_text(
-        json.dumps({**result, "summary": summarize(result)}, indent=1, default=_json_default)
+        json.dumps(
+            {**result, "summary": summarize(result), "speed": speed_summary(result)},
+            indent=1,
+            default=_json_default,
+        )
     )
     return md, js
 

@@ -1,5 +1,6 @@
 """`adrec bench detectors`: every registered detector (and PyOD's counterpart, where it has
-one) on MVTec AD embeddings, NAB, Merlion synthetic series and adrec's planted life events."""
+one) on MVTec AD embeddings, scikit-learn's digits, NAB, Merlion synthetic series and adrec's
+planted life events: accuracy, and fit and score seconds beside PyOD's with their ratio."""
 
 from __future__ import annotations
 
@@ -24,10 +25,12 @@ def detectors(
         "reports/detectors"
     ),
     parts: Annotated[
-        str | None, typer.Option(help="Comma list of mvtec, nab, merlion, life_events (all).")
+        str | None,
+        typer.Option(help="Comma list of mvtec, digits, nab, merlion, life_events (all)."),
     ] = None,
     detectors: Annotated[
-        str | None, typer.Option(help="Comma list for MVTec and life events (all registered).")
+        str | None,
+        typer.Option(help="Comma list for MVTec, digits and life events (all registered)."),
     ] = None,
     series_detectors: Annotated[
         str | None, typer.Option(help="Comma list for NAB and Merlion (a fast subset).")
@@ -37,6 +40,9 @@ def detectors(
     ] = None,
     pyod: Annotated[bool, typer.Option(help="Run PyOD's counterparts beside adrec.")] = True,
     threads: Annotated[int, typer.Option(min=1, help="BLAS / OpenMP / torch threads.")] = 1,
+    window: Annotated[
+        int, typer.Option(min=2, help="NAB / Merlion: points per window (one window per point).")
+    ] = 128,
     test_params: Annotated[
         bool, typer.Option(help="Each detector's tiny get_test_params() (smoke runs only).")
     ] = False,
@@ -54,6 +60,7 @@ def detectors(
         "data_root": data_root,
         "with_pyod": pyod,
         "threads": threads,
+        "window": window,
         "test_params": test_params,
         "detectors": _names(detectors),
         "series_detectors": _names(series_detectors),

@@ -1,122 +1,87 @@
-"""One self-contained HTML page of line charts (inline SVG) with the numbers in a table below
-each chart, so it opens anywhere, offline, and reads without the pictures."""
+"""The dashboard page: one HTML template (static/index.html) with its script and style, and
+Chart.js shipped in the package (static/vendor/chart.js, MIT).
+
+Served (`page_html()`), the page links its assets under static/ and asks the JSON endpoints
+for data. As a report (`report_html(...)`), the same template carries the assets inline and
+every endpoint's answer as embedded JSON: one file that opens offline."""
 
 from __future__ import annotations
 
-import html
+import base64
+import gzip
+import json
+from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
-COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
-WIDTH, HEIGHT, PAD = 720, 260, 44
-
-
-def line_chart(frame: pd.DataFrame, columns: list[str], title: str, y_label: str) -> str:
-    """An SVG line chart of `columns` of `frame` over its index (missing values break lines)."""
-    values = frame[columns].to_numpy(np.float64)
-    finite = values[np.isfinite(values)]
-    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    lo, hi = (lo - 0.5, hi + 0.5) if hi == lo else (lo, hi)
-    n = len(frame)
-
-    def x(i: int) -> float:
-        return PAD + (WIDTH - 2 * PAD) * (i / max(n - 1, 1))
-
-    def y(v: float) -> float:
-        return HEIGHT - PAD - (HEIGHT - 2 * PAD) * (v - lo) / (hi - lo)
-
-    parts = [
-        f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{html.escape(title)}">',
-        f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}" '
-        'stroke="#888"/>',
-        f'<line x1="{PAD}" y1="{PAD}" x2="{PAD}" y2="{HEIGHT - PAD}" stroke="#888"/>',
-        f'<text x="4" y="{PAD - 10}" font-size="11">{html.escape(y_label)}</text>',
-        f'<text x="{PAD - 4}" y="{y(hi) + 4:.1f}" font-size="10" text-anchor="end">{hi:.3g}</text>',
-        f'<text x="{PAD - 4}" y="{y(lo) + 4:.1f}" font-size="10" text-anchor="end">{lo:.3g}</text>',
-    ]
-    labels = [_label(v) for v in frame.index]
-    for i in sorted({0, n // 2, n - 1}) if n else []:
-        parts.append(
-            f'<text x="{x(i):.1f}" y="{HEIGHT - PAD + 16}" font-size="10" '
-            f'text-anchor="middle">{html.escape(labels[i])}</text>'
-        )
-    for c, column in enumerate(columns):
-        colour = COLOURS[c % len(COLOURS)]
-        for run in _finite_runs(values[:, c]):
-            points = " ".join(f"{x(i):.1f},{y(values[i, c]):.1f}" for i in run)
-            if len(run) == 1:
-                i = run[0]
-                parts.append(f'<circle cx="{x(i):.1f}" cy="{y(values[i, c]):.1f}" r="2.5" '
-                             f'fill="{colour}"/>')  # fmt: skip
-            else:
-                parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" '
-                             'stroke-width="1.8"/>')  # fmt: skip
-        parts.append(
-            f'<text x="{WIDTH - PAD - 146}" y="{PAD + 14 * c}" font-size="11" '
-            f'fill="{colour}">{html.escape(column)}</text>'
-        )
-    parts.append("</svg>")
-    return "\n".join(parts)
+STATIC = Path(__file__).parent / "static"
+CHART_JS = "vendor/chart.js/chart.umd.min.js"
+STATIC_FILES = {
+    "dashboard.js": "dashboard.js",
+    "dashboard.css": "dashboard.css",
+    "chart.umd.min.js": CHART_JS,
+}
 
 
-def _finite_runs(column: np.ndarray) -> list[list[int]]:
-    runs, current = [], []
-    for i, v in enumerate(column):
-        if np.isfinite(v):
-            current.append(i)
-        elif current:
-            runs.append(current)
-            current = []
-    return [*runs, current] if current else runs
+def _read(name: str) -> str:
+    return (STATIC / name).read_text(encoding="utf-8")
 
 
-def _label(v) -> str:
-    return v.strftime("%Y-%m-%d") if isinstance(v, pd.Timestamp) else str(v)
+def _template() -> str:
+    return _read("index.html")
 
 
-def _table(frame: pd.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [frame.index.name or "", *frame])
-    rows = []
-    for idx, row in frame.iterrows():
-        cells = "".join(
-            f"<td>{'' if pd.isna(v) else (f'{v:.4f}' if isinstance(v, float) else v)}</td>"
-            for v in row
-        )
-        rows.append(f"<tr><td>{html.escape(_label(idx))}</td>{cells}</tr>")
-    return f"<details><summary>numbers</summary><table><tr>{head}</tr>{''.join(rows)}</table>" \
-           "</details>"  # fmt: skip
-
-
-def dashboard_html(
-    anomaly: pd.DataFrame | None, accuracy: pd.DataFrame | None, title: str = "adrec", notes=()
-) -> str:
-    """The page: anomaly scores over time (from a run), recommendation accuracy over time
-    (from the benchmark), each present when given."""
-    sections = []
-    if anomaly is not None and not anomaly.empty:
-        rates = [c for c in ("flagged_share", "recall", "false_alarm_rate") if c in anomaly]
-        sections += [
-            "<h2>Anomaly scores over time (test windows, by end day)</h2>",
-            line_chart(anomaly, ["mean_calibrated"], "mean calibrated score", "mean calibrated"),
-            line_chart(anomaly, rates, "flagged windows", "share flagged (calibrated >= 0.5)"),
-            _table(anomaly),
-        ]
-    if accuracy is not None and not accuracy.empty:
-        variants = [c for c in accuracy if c != "targets"]
-        sections += [
-            "<h2>Recommendation accuracy over time (test NDCG@10 by month, mean over seeds)</h2>",
-            line_chart(accuracy, variants, "NDCG@10 by month", "NDCG@10"),
-            _table(accuracy),
-        ]
-    if not sections:
-        raise ValueError("nothing to show: give a run's scored windows or a benchmark report")
-    body = "\n".join(sections)
-    notes_html = "".join(f"<p>{html.escape(n)}</p>" for n in notes)
+def page_html() -> str:
+    """The served page: assets from static/, data from the JSON endpoints."""
     return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        "<style>body{font-family:sans-serif;max-width:780px;margin:2em auto}"
-        "svg{width:100%;height:auto}table{border-collapse:collapse;font-size:12px}"
-        "td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1>{notes_html}{body}</body></html>\n"
+        _template()
+        .replace("<!--STYLE-->", '<link rel="stylesheet" href="static/dashboard.css">')
+        .replace("<!--DATA-->", "")
+        .replace(
+            "<!--SCRIPTS-->",
+            '<script src="static/chart.umd.min.js"></script>\n'
+            '<script src="static/dashboard.js"></script>',
+        )
+    )
+
+
+def _json_script(element_id: str, value) -> str:
+    """JSON in a <script> element: every "<" written as \\u003c (valid JSON, and nothing in
+    it can end the element or open a comment)."""
+    text = json.dumps(value, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
+    return f'<script type="application/json" id="{element_id}">{text}</script>'
+
+
+def _gzip_script(element_id: str, value) -> str:
+    """JSON, gzip-compressed and base64-encoded (the browser's DecompressionStream reads it):
+    a run's per-user series are about a tenth of their JSON size this way."""
+    raw = json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+    text = base64.b64encode(gzip.compress(raw, compresslevel=6, mtime=0)).decode("ascii")
+    return (f'<script type="application/octet-stream" data-encoding="gzip+base64" '
+            f'id="{element_id}">{text}</script>')  # fmt: skip
+
+
+def embedded_json(html: str, element_id: str):
+    """What report_html embedded under `element_id` (for tests and tools)."""
+    start = html.index(f'id="{element_id}">') + len(f'id="{element_id}">')
+    text = html[start : html.index("</script>", start)]
+    if f'data-encoding="gzip+base64" id="{element_id}"' in html:
+        return json.loads(gzip.decompress(base64.b64decode(text)))
+    return json.loads(text)
+
+
+def report_html(data: dict, users: dict) -> str:
+    """The self-contained page: `data` holds the summary, population, accuracy and user
+    index answers; `users` each user's series (compressed; unpacked by the page when a user
+    is first shown)."""
+    scripts = [_read(CHART_JS), _read("dashboard.js")]
+    for s in scripts:
+        if "</script" in s.lower() or "<!--" in s:
+            raise ValueError("a script to inline contains '</script' or '<!--'")
+    return (
+        _template()
+        .replace("<!--STYLE-->", f"<style>\n{_read('dashboard.css')}\n</style>")
+        .replace(
+            "<!--DATA-->",
+            _json_script("adrec-data", data) + "\n" + _gzip_script("adrec-users", users),
+        )  # fmt: skip
+        .replace("<!--SCRIPTS-->", "\n".join(f"<script>\n{s}\n</script>" for s in scripts))
     )

@@ -119,6 +119,9 @@ def _finite_values(column: pd.Series, path: Path) -> np.ndarray:
     return values
 
 
+MIN_FIT_WINDOWS = 16  # windows inside the fit part: enough to fit on and calibrate
+
+
 @dataclass(frozen=True)
 class SeriesWindows:
     """Sliding windows of one series split in time: windows inside the fit part, and one window
@@ -147,10 +150,11 @@ def window_series(series: Series, window: int = 16, fit_fraction: float = 0.15) 
     if not 0.0 < fit_fraction < 1.0:
         raise ValueError(f"fit_fraction must be in (0, 1), got {fit_fraction}")
     n_fit = int(len(series.values) * fit_fraction)
-    if n_fit < 2 * window or n_fit >= len(series.values):
+    need = window + MIN_FIT_WINDOWS - 1
+    if n_fit < need or n_fit >= len(series.values):
         raise ValueError(
             f"series {series.name}: fit part of {n_fit} points is too short for windows of "
-            f"{window} (need >= {2 * window}) or leaves no test points"
+            f"{window} (need >= {need}: {MIN_FIT_WINDOWS} windows) or leaves no test points"
         )
     head = series.values[:n_fit]
     std = head.std()

@@ -1,10 +1,24 @@
-"""Anomaly detectors behind one contract (adrec.base.BaseDetector).
+"""Anomaly detectors behind one contract (adrec.base.BaseDetector), found by name through
+adrec.detectors.registry. Importing this package imports no detector family: each one is
+imported when it is first used, so a tabular detector never loads torch."""
 
-Importing this package registers every detector family in adrec.base.DETECTORS."""
+from adrec.base import BaseDetector, NotFittedError
+from adrec.detectors.registry import (
+    detector_class,
+    detector_family,
+    detector_names,
+    load_detector,
+    make_detector,
+    register_detector,
+)
 
-from adrec.base import DETECTORS, BaseDetector
-from adrec.detectors import image, neural, tabular  # noqa: F401  (register their detectors)
-from adrec.detectors.lstm_ae import LSTMAEDetector
-from adrec.detectors.window_detector import WindowFeatureDetector
-
-__all__ = ["DETECTORS", "BaseDetector", "LSTMAEDetector", "WindowFeatureDetector"]
+__all__ = [
+    "BaseDetector",
+    "NotFittedError",
+    "detector_class",
+    "detector_family",
+    "detector_names",
+    "load_detector",
+    "make_detector",
+    "register_detector",
+]

@@ -124,6 +124,7 @@ def fit_long_term_on_ray(
         "n_negatives": cfg.n_negatives,
         "lr": cfg.lr,
         "weight_decay": cfg.weight_decay,
+        "ema_decay": cfg.ema_decay,
         "batch_size": max(1, cfg.batch_size // num_workers),
         "shuffle_buffer": 1 << 20,  # a whole shard: an in-memory shuffle every epoch
         "seed": seed,

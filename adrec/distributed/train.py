@@ -28,7 +28,7 @@ from ray.train.torch import TorchTrainer
 from ray.util.queue import Queue
 
 from adrec.detectors.lstm_ae.torch_model import LSTMAutoencoder, reconstruction_loss
-from adrec.recommender.long_term import EarlyStopping, K, ranking_metrics
+from adrec.recommender.long_term import EarlyStopping, K, ranking_metrics, with_averaging
 from adrec.recommender.models import build_sequence_model
 from adrec.recommender.next_item import NextItemModel, loss_function
 from adrec.training import train_one_epoch
@@ -198,7 +198,8 @@ def _train_early_stopping(model, optimizer, batches_of_epoch, loss_fn, config: d
     carries the evaluation's metrics; rank 0 adds a checkpoint (current and best weights,
     optimizer, early-stopping state, seconds so far) when the score improved, every
     `checkpoint_every` evaluations, and at the end, so a run restarted with the same
-    RunConfig resumes from the last one."""
+    RunConfig resumes from the last one. With config "ema_decay", rank 0 keeps the moving
+    average of the weights, and evaluates and keeps that (as fit_long_term does)."""
     valid = config["valid"]
     stopper = EarlyStopping(config["patience"])
     core = model
@@ -214,6 +215,11 @@ def _train_early_stopping(model, optimizer, batches_of_epoch, loss_fn, config: d
         start, seconds_before = int(state["epoch"]), float(state["train_seconds"])
     rank = ray.train.get_context().get_world_rank()
     model = ray.train.torch.prepare_model(model)
+    evaluated = core
+    if rank == 0:  # the other ranks take the same steps; rank 0 alone needs the average
+        optimizer, evaluated = with_averaging(optimizer, core, config.get("ema_decay"))
+        if evaluated is not core and checkpoint is not None and "ema_model" in state:
+            optimizer.averaged.load_state_dict(state["ema_model"])
     clock = time.perf_counter()
     every, max_epochs = config["eval_every"], config["max_epochs"]
     evals_since_checkpoint = 0
@@ -231,6 +237,8 @@ def _train_early_stopping(model, optimizer, batches_of_epoch, loss_fn, config: d
             "best_model": best_state if best_state is not None else core.state_dict(),
             "early_stopping": stopper.to_dict(), "train_seconds": metrics["train_seconds"],
         }  # fmt: skip
+        if evaluated is not core:
+            state["ema_model"] = optimizer.averaged.state_dict()
         with tempfile.TemporaryDirectory() as d:
             torch.save(state, Path(d) / "state.pt")
             ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(d))
@@ -246,12 +254,12 @@ def _train_early_stopping(model, optimizer, batches_of_epoch, loss_fn, config: d
         score = float("nan")
         if rank == 0:
             score = ranking_metrics(
-                core, valid["histories"], np.asarray(valid["targets"]), valid["exclude_seen"]
+                evaluated, valid["histories"], np.asarray(valid["targets"]), valid["exclude_seen"]
             )[f"ndcg@{K}"]
         score = _broadcast_score(score)
         improved = stopper.update(epoch, score, loss=round(loss, 5), seconds=seconds())
         if improved and rank == 0:
-            best_state = copy.deepcopy(core.state_dict())
+            best_state = copy.deepcopy(evaluated.state_dict())
         done = stopper.should_stop or epoch >= max_epochs
         evals_since_checkpoint += 1
         keep = improved or done or evals_since_checkpoint >= config.get("checkpoint_every", 5)

@@ -191,16 +191,32 @@ class AnomalyAwareRecommender:
         history; padding and the history's own items are never recommended."""
         return rank_items(probs, weights, [h.items for h in histories], k, self.sources.names)
 
-    def recommend(self, histories: list[History], k: int, anomaly: dict | None = None) -> list:
+    def recommend(
+        self, histories: list[History], k: int | list[int], anomaly: dict | None = None
+    ) -> list:
         """The served answer for each history: ranked items (raw ids), the weights, the
-        emerging categories and the anomaly."""
+        emerging categories and the anomaly. `k` is one count for all, or one per history
+        (a served batch mixes requests: the sources run once for the batch, and each history
+        is ranked with its own k exactly as it would be alone)."""
         anomaly = anomaly or self.anomaly(histories)
         probs = self.sources.probs(histories)
         weights = self.blend_weights(histories, anomaly)["served"]
         names = self.sources.names
         emerging = self._emerging(histories)
+        ks = [k] * len(histories) if isinstance(k, int | np.integer) else list(k)
+        if len(ks) != len(histories):
+            raise ValueError(f"{len(ks)} values of k for {len(histories)} histories")
+        ranked: list = [None] * len(histories)
+        for kk in sorted(set(ks)):
+            at = [p for p, x in enumerate(ks) if x == kk]
+            if len(at) == len(histories):
+                part = self.rank(probs, weights, histories, kk)
+            else:
+                part = self.rank(probs[:, at], weights[at], [histories[p] for p in at], kk)
+            for p, r in zip(at, part, strict=True):
+                ranked[p] = r
         out = []
-        for p, (top, score, src) in enumerate(self.rank(probs, weights, histories, k)):
+        for p, (top, score, src) in enumerate(ranked):
             raw = self.log.items.raw_ids(top)
             out.append({
                 "items": [

@@ -398,8 +398,7 @@ def _choose_detector(candidates, windows, cache, ranker, fixed, cfg, seed, log):
         X_cal, _ = cache.get(window, as_steps, "calib")
         if one_step:  # a sequence detector reading the summary as a one-step sequence
             X_fit, X_cal = X_fit[:, None, :], X_cal[:, None, :]
-        det = make_detector(name, random_state=seed)
-        det.quantile = cfg.quantile
+        det = make_detector(name, random_state=seed, contamination=1.0 - cfg.quantile)
         det.fit(X_fit, X_cal)
         X_val, have = cache.get(window, as_steps, "valid")
         c = np.zeros(len(have))

@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from adrec.metrics.ranking import full_ranks, hit_ndcg
 from adrec.recommender.models import SEQUENCE_MODELS, build_sequence_model
@@ -59,6 +61,9 @@ class LongTermConfig:
     max_epochs: int = 200
     patience: int = 10  # evaluations without a better validation NDCG@10
     eval_every: int = 1  # epochs between evaluations
+    # Exponential moving average of the weights after every step (decay per step; None: off):
+    # validation scores, and the fit returns, the averaged weights.
+    ema_decay: float | None = None
 
     def __post_init__(self):
         if self.kind not in SEQUENCE_MODELS:
@@ -73,6 +78,8 @@ class LongTermConfig:
             raise ValueError(f"stride must lie in 1..max_len, got {self.stride}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must lie in (0, 1), got {self.ema_decay}")
 
     def model_config(self, n_items: int) -> dict:
         """Keyword arguments of adrec.recommender.models.build_sequence_model (without kind)."""
@@ -202,6 +209,37 @@ class EarlyStopping:
         return cls(**d)
 
 
+class AveragingOptimizer:
+    """An optimizer that also updates an exponential moving average of the model's weights
+    after each step (what adrec.training.train_one_epoch needs: zero_grad and step)."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, model: nn.Module, decay: float):
+        self.optimizer = optimizer
+        self.model = model
+        self.averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay))
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        self.optimizer.step()
+        self.averaged.update_parameters(self.model)
+
+    def state_dict(self) -> dict:
+        return self.optimizer.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state)
+
+
+def with_averaging(optimizer, model: nn.Module, decay: float | None):
+    """(optimizer to step, model to evaluate): `model` itself without averaging."""
+    if decay is None:
+        return optimizer, model
+    wrapped = AveragingOptimizer(optimizer, model, decay)
+    return wrapped, wrapped.averaged.module
+
+
 def shuffled_batches(
     inputs: torch.Tensor, targets: torch.Tensor, batch_size: int, generator: torch.Generator
 ) -> list[dict[str, torch.Tensor]]:
@@ -226,14 +264,16 @@ def fit_long_term(
     `patience` evaluations without improvement, and return the best evaluation's weights;
     without it, train `max_epochs`. Returns (model on CPU in eval mode, info) with info
     {"epochs_run", "best_epoch" (1-based), "best_valid_ndcg@10", "valid_curve",
-    "train_seconds"}; deterministic for a seed on one thread count."""
-    start = time.perf_counter()
+    "train_seconds", "cpu_seconds" (this process's CPU time: on a shared machine, wall time
+    swings with the load)}; deterministic for a seed on one thread count."""
+    start, cpu_start = time.perf_counter(), time.process_time()
     torch.manual_seed(seed)
     model = cfg.build(n_items)
     x, y = training_arrays(train_sequences, cfg.max_len, cfg.stride)
     inputs, targets = torch.as_tensor(x), torch.as_tensor(y)
     loss_fn = loss_function(cfg.loss, cfg.n_negatives)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer, evaluated = with_averaging(optimizer, model, cfg.ema_decay)
     gen = torch.Generator().manual_seed(seed)
     stopper = EarlyStopping(cfg.patience)
     best_state = None
@@ -244,10 +284,10 @@ def fit_long_term(
         )
         if valid is None or (epoch % cfg.eval_every and epoch != cfg.max_epochs):
             continue
-        score = ranking_metrics(model, valid[0], valid[1], exclude_seen)[f"ndcg@{K}"]
+        score = ranking_metrics(evaluated, valid[0], valid[1], exclude_seen)[f"ndcg@{K}"]
         seconds = round(time.perf_counter() - start, 2)
         if stopper.update(epoch, score, loss=round(loss, 5), seconds=seconds):
-            best_state = copy.deepcopy(model.state_dict())
+            best_state = copy.deepcopy(evaluated.state_dict())
         log(
             f"epoch {epoch}: loss {loss:.4f}, valid NDCG@{K} {score:.4f} "
             f"(best {stopper.best:.4f} at {stopper.best_epoch}), {seconds:.1f} s"
@@ -256,11 +296,14 @@ def fit_long_term(
             break
     if best_state is not None:
         model.load_state_dict(best_state)
+    elif evaluated is not model:  # no validation: the averaged weights of the last step
+        model.load_state_dict(evaluated.state_dict())
     info = {
         "epochs_run": epoch,
         "best_epoch": stopper.best_epoch if valid is not None else epoch,
         "best_valid_ndcg@10": stopper.best if valid is not None else None,
         "valid_curve": stopper.curve,
         "train_seconds": round(time.perf_counter() - start, 2),
+        "cpu_seconds": round(time.process_time() - cpu_start, 2),
     }
     return model.cpu().eval(), info

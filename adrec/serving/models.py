@@ -10,7 +10,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+)
 
 MAX_EVENTS = 10_000
 MAX_K = 100
@@ -18,6 +27,25 @@ MAX_ID_LENGTH = 256
 MAX_ABS_VALUE = 1e12
 MIN_TIME = datetime(1970, 1, 1)
 MAX_TIME = datetime(2100, 1, 1)
+
+# A request body larger than this is answered 413 before it is parsed: 10,000 events with
+# the longest ids and actions fit.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+# Ids are integers (of any size: one the model does not know is a new user or an unknown
+# item) or non-empty strings; a bool or a float is not an id.
+
+
+def _text_only(value):
+    # A JSON number is not read as unix seconds (pydantic would take large ones for
+    # milliseconds), and a bool is not a time.
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an ISO 8601 string")
+    return value
+
+
+# Times are ISO 8601 strings; naive times are UTC, aware ones are converted to UTC.
+Time = Annotated[datetime, BeforeValidator(_text_only)]
 
 RawId = StrictInt | Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
 
@@ -34,13 +62,13 @@ class Event(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     item_id: RawId = Field(description="The item's id in the training log (integer or string)")
-    timestamp: datetime = Field(description="ISO 8601 (aware times are converted to UTC)")
+    timestamp: Time = Field(description="ISO 8601 string (UTC unless it carries an offset)")
     action: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
         None, description="One of the actions the model was trained with, where it has any"
     )
-    value: float | None = Field(
+    value: StrictFloat | None = Field(
         None, ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE, allow_inf_nan=False,
-        description="Rating, spend, ... (finite)",
+        description="Rating, spend, ... (a finite JSON number; not a string or a bool)",
     )  # fmt: skip
 
     _utc = field_validator("timestamp")(classmethod(lambda cls, ts: _naive_utc(ts)))
@@ -58,8 +86,10 @@ class RecommendRequest(BaseModel):
         "history); events already in the model's log are counted and skipped",
     )
     k: StrictInt = Field(10, ge=1, le=MAX_K)
-    at: datetime | None = Field(
-        None, description="Prediction time (default: the time of the user's latest event)"
+    at: Time | None = Field(
+        None,
+        description="Prediction time, ISO 8601 (default: the time of the user's latest event; "
+        "for a new user without usable events, the end of the model's log)",
     )
 
     _utc = field_validator("at")(classmethod(lambda cls, ts: ts if ts is None else _naive_utc(ts)))
@@ -85,12 +115,17 @@ class IgnoredEvents(BaseModel):
     already_known: int = Field(description="events already in the model's log for this user")
     before_history: int = Field(description="events older than the user's stored history")
     after_prediction_time: int = Field(description="events after the request's `at`")
+    in_future: int = Field(
+        0,
+        description="events later than the service's clock and the model's log (a day's "
+        "grace); they would otherwise move the default prediction time",
+    )
 
 
 class RecommendResponse(BaseModel):
     user_id: int | str
     known_user: bool
-    at: datetime
+    at: datetime = Field(description="The prediction time, UTC (RFC 3339, ending in Z)")
     anomaly: Anomaly
     weights: dict[str, float]
     emerging_categories: dict[str, float]
@@ -98,11 +133,29 @@ class RecommendResponse(BaseModel):
     ignored_events: IgnoredEvents
 
 
+class Problem(BaseModel):
+    loc: list[str | int] = Field(description='Where, e.g. ["body", "events", 3, "value"]')
+    msg: str
+    type: str
+
+
 class ErrorBody(BaseModel):
-    detail: str | list
+    """Every 4xx of the API: what is wrong and where, never the input itself."""
+
+    detail: list[Problem] | str
+    fields: str = Field(description="The fields at fault, e.g. `events.3.value`")
 
 
 ERROR_RESPONSES = {
-    413: {"model": ErrorBody, "description": "The request body is too large"},
-    422: {"model": ErrorBody, "description": "A field is missing, malformed or out of range"},
+    400: {
+        "model": ErrorBody,
+        "description": "The body cannot be read as JSON text (not UTF-8, a number of more "
+        "than 4,300 digits, arrays nested thousands deep); malformed JSON is a 422",
+    },
+    413: {"model": ErrorBody, "description": "The request body is larger than the limit"},
+    422: {
+        "model": ErrorBody,
+        "description": "A field is missing, malformed or out of range, the body is not JSON, "
+        "or an event names an action the model does not know",
+    },
 }

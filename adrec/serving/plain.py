@@ -1,40 +1,37 @@
 """The same API in one plain process (FastAPI + uvicorn, no Ray): for a single machine, and
-the reference the Serve graph is measured against.
+the reference the Serve graph is measured against (benchmarks/serve_load.py).
 
-    uvicorn --factory adrec.serving.plain:app_from_env   (ADREC_RUN_DIR=runs/demo)
+    ADREC_RUN_DIR=runs/demo uvicorn --factory adrec.serving.plain:app_from_env
+
+Each request is answered alone, in uvicorn's thread pool (as FastAPI runs a sync endpoint).
 """
 
 from __future__ import annotations
 
 import os
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
-from adrec.errors import BadEventsError
-from adrec.serving.http import API_INFO, install_error_handlers
-from adrec.serving.models import ERROR_RESPONSES, RecommendRequest, RecommendResponse
+from adrec.dashboard import mount_dashboard
+from adrec.serving.http import create_api
+from adrec.serving.models import MAX_BODY_BYTES, RecommendRequest
 from adrec.serving.service import RecommendService
 
 
-def create_app(service: RecommendService) -> FastAPI:
-    app = install_error_handlers(FastAPI(**API_INFO))
+def create_app(service: RecommendService, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    async def recommend(request: RecommendRequest) -> bytes:
+        return await run_in_threadpool(service.recommend, request)
 
-    @app.get("/healthz")
-    def healthz() -> dict:
-        return {"status": "ok", **service.info()}
+    async def health() -> dict:
+        return service.info()
 
-    @app.post("/v1/recommend", response_model=RecommendResponse, responses=ERROR_RESPONSES)
-    def recommend(request: RecommendRequest) -> dict:
-        try:
-            return service.recommend(request)
-        except BadEventsError as exc:
-            raise HTTPException(422, detail=str(exc)) from None
-
-    return app
+    return create_api(recommend, health, max_body_bytes)
 
 
 def app_from_env() -> FastAPI:
     run_dir = os.environ.get("ADREC_RUN_DIR")
     if not run_dir:
         raise RuntimeError("set ADREC_RUN_DIR to a trained run directory")
-    return create_app(RecommendService.load(run_dir))
+    service = RecommendService.load(run_dir)
+    return mount_dashboard(create_app(service), run_dir, engine=service.engine)

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_vae_trains_through_ray_train_and_round_trips(ray_cluster, tmp_path):
-    from adrec.base import BaseDetector
+    from adrec.detectors.registry import load_detector
     from adrec.distributed.train import TrainSettings
     from adrec.distributed.train_detector import load_rows, train_detector
 
@@ -36,13 +36,13 @@ def test_vae_trains_through_ray_train_and_round_trips(ray_cluster, tmp_path):
         report_every=2,
     )
     assert metrics["epoch"] == 3 and np.isfinite(metrics["loss"])
-    assert det.threshold_ == np.quantile(det.score_samples(calib).astype(np.float64), 0.99)
+    assert det.threshold_ == np.quantile(det.decision_function(calib).astype(np.float64), 0.99)
 
-    loaded = BaseDetector.load(det.save(tmp_path / "vae"))
+    loaded = load_detector(det.save(tmp_path / "vae"))
     test = rng.normal(size=(50, 6)).astype(np.float32) + 1.0
-    np.testing.assert_array_equal(loaded.score_samples(test), det.score_samples(test))
+    np.testing.assert_array_equal(loaded.decision_function(test), det.decision_function(test))
     shifted = test + np.array([4, 4, 0, 0, 0, 0], np.float32)
-    assert (loaded.score_samples(shifted) > loaded.score_samples(test)).mean() > 0.9
+    assert (loaded.decision_function(shifted) > loaded.decision_function(test)).mean() > 0.9
 
 
 def test_train_detector_job_shows_its_command_help():
@@ -55,7 +55,7 @@ def test_train_detector_job_shows_its_command_help():
 def test_job_trains_lstm_ae_on_parquet_windows(ray_cluster, tmp_path, capsys):
     """The job entrypoint end to end: Parquet windows [n, time, features] -> lstm_ae through
     the generic loop -> per-report progress, the threshold, and a saved detector that loads."""
-    from adrec.base import BaseDetector
+    from adrec.detectors.registry import load_detector
     from jobs.train_detector import main
 
     windows = np.random.default_rng(1).normal(size=(120, 5, 3)).astype(np.float32)
@@ -73,6 +73,6 @@ def test_job_trains_lstm_ae_on_parquet_windows(ray_cluster, tmp_path, capsys):
     reports = [json.loads(x.removeprefix("report: ")) for x in lines if x.startswith("report: ")]
     assert [r["epoch"] for r in reports] == [1]
     summary = json.loads(lines[-1])
-    loaded = BaseDetector.load(out)
+    loaded = load_detector(out)
     assert loaded.name == "lstm_ae" and summary["threshold"] == loaded.threshold_
-    assert loaded.score_samples(windows[:10]).shape == (10,)
+    assert loaded.decision_function(windows[:10]).shape == (10,)

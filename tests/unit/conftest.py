@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from adrec.data.behavior import DaySplit, WindowSpec
+from adrec.data.life_event_windows import DaySplit, WindowSpec
 from adrec.data.simulator import SimulationConfig, simulate
 
 # Unit tests run on a small shared machine: one thread keeps torch from oversubscribing.

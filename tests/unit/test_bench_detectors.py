@@ -8,7 +8,6 @@ import time
 
 import numpy as np
 import pytest
-import torch
 
 from adrec.base import BaseDetector
 from adrec.bench import pyod_reference
@@ -18,22 +17,22 @@ from adrec.data.simulator import SimulationConfig
 
 class MeanDistance(BaseDetector):
     """Distance to the training mean of the flattened rows; a fast stand-in detector kept out
-    of the global registry (no `name` attribute), so the shared contract suite ignores it."""
+    of the registry, so the shared contract suite ignores it."""
+
+    def __init__(self, contamination: float = 0.01) -> None:
+        self.contamination = contamination
 
     def _fit(self, X):
         self.mean_ = X.reshape(len(X), -1).mean(0)
-        self.n_features_ = X.shape[-1]
-        self.fitted_ = True
 
     def _score(self, X):
         return np.linalg.norm(X.reshape(len(X), -1) - self.mean_, axis=1)
 
     def _state(self):
-        return {"mean": torch.from_numpy(self.mean_)}
+        return {"mean": self.mean_}
 
     def _set_state(self, state):
-        self.mean_ = state["mean"].numpy()
-        self.fitted_ = True
+        self.mean_ = np.asarray(state["mean"])
 
 
 class MeanWindowDistance(MeanDistance):
@@ -86,6 +85,7 @@ def test_benchmark_runs_every_part_and_writes_reports(data_root, tmp_path):
             n_users=30, n_days=42, n_items=60, n_categories=6, event_fraction=0.3
         ),  # fmt: skip
         test_params=True,
+        digits=(3,),
     )
     messages: list[str] = []
     t0 = time.perf_counter()
@@ -107,9 +107,13 @@ def test_benchmark_runs_every_part_and_writes_reports(data_root, tmp_path):
     }
     for r in adrec:
         assert r["fit_s"] >= 0 and r["score_s"] >= 0 and 0 <= r["auroc"] <= 1
+        assert r["fit_cpu_s"] >= 0 and r["score_cpu_s"] >= 0
         if r["part"] in ("nab", "merlion"):
             assert {"point_f1", "pa_f1", "event_precision", "event_recall", "event_f1"} <= set(r)
             assert r["pa_f1"] >= r["point_f1"]  # adjustment can only add hits
+    digits = [r for r in adrec if r["part"] == "digits"]
+    # digit 3 normal: 183 images, 91 fit, 18 calibrate; 74 normal and 1614 other digits test
+    assert [(r["n"], r["n_anomalous"]) for r in digits] == [(1688, 1614)] * 2
     mvtec = [r for r in adrec if r["part"] == "mvtec"]
     assert [r["seed"] for r in mvtec] == [0, 1]
     assert all(r["auroc"] > 0.95 for r in mvtec)  # the anomalies sit 5 sigma away
@@ -126,6 +130,17 @@ def test_benchmark_runs_every_part_and_writes_reports(data_root, tmp_path):
         assert not pyod_rows and any("PyOD is not installed" in m for m in messages)
     else:  # only "knn" has a PyOD counterpart here
         assert pyod_rows and {r["detector"] for r in pyod_rows} == {"knn"}
+        # Both ran on the same tasks, and the ratio is of their summed fit + score seconds.
+        assert len(pyod_rows) == len([r for r in adrec if r["detector"] == "knn"])
+        (speed,) = report["speed"]
+        adrec_s = sum(r["fit_s"] + r["score_s"] for r in adrec if r["detector"] == "knn")
+        pyod_s = sum(r["fit_s"] + r["score_s"] for r in pyod_rows)
+        assert speed["adrec_total_s"] == pytest.approx(adrec_s)
+        assert speed["time_ratio"] == pytest.approx(adrec_s / pyod_s)
+        assert speed["paired_runs"] == len(pyod_rows)
+        (knn,) = [s for s in report["summary"]["digits"] if s["impl"] == "adrec"]
+        assert 0 < knn["time_ratio"] and 0 < knn["cpu_ratio"]
+        assert "## Speed beside PyOD" in text and "time ratio" in text
 
 
 def test_config_rejects_bad_parts_and_detectors(data_root):

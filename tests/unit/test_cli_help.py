@@ -33,7 +33,9 @@ RAY_MODULES = (
     "jobs",
     "jobs.demo",
 )
-COMMANDS = ("demo", "simulate", "train", "score", "serve", "bench", "train-detector", "dashboard")
+COMMANDS = (
+    "demo", "simulate", "train", "score", "serve", "bench", "train-detector", "dashboard", "report"
+)  # fmt: skip
 
 runner = CliRunner()
 

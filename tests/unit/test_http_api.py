@@ -121,7 +121,8 @@ def test_an_unknown_action_is_a_422_naming_it(client, fitted):
     _, engine, _, _ = fitted
     body = {"user_id": 1, "events": [{**_event(engine), "action": "teleport"}]}
     r = client.post("/v1/recommend", json=body)
-    assert r.status_code == 422 and "events[0].action" in r.text
+    assert r.status_code == 422, r.text
+    assert r.json()["fields"] == "events.0.action" and "teleport" in r.text
 
 
 def test_unknown_items_are_counted(client, fitted):
@@ -132,7 +133,102 @@ def test_unknown_items_are_counted(client, fitted):
     assert r.json()["ignored_events"]["unknown_item"] == 1
 
 
-def test_health_and_openapi_list_the_statuses(client):
+def test_health_and_openapi_list_every_status(client):
     assert client.get("/healthz").json()["status"] == "ok"
     spec = client.get("/openapi.json").json()
-    assert {"200", "413", "422"} <= set(spec["paths"]["/v1/recommend"]["post"]["responses"])
+    assert set(spec["paths"]["/v1/recommend"]["post"]["responses"]) == {"200", "400", "413", "422"}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda b: b["events"][0].update(value="3.5"), "value"),
+        (lambda b: b["events"][0].update(value=True), "value"),
+        (lambda b: b["events"][0].update(timestamp=1767225600), "timestamp"),
+        (lambda b: b["events"][0].update(timestamp=True), "timestamp"),
+        (lambda b: b.update(at=1767225600), "at"),
+        (lambda b: b.update(at="2099-01-01T00:00:00"), "at"),  # after the model's horizon
+        (lambda b: b.update(user_id=True), "user_id"),
+        (lambda b: b["events"][0].update(action=5), "action"),
+    ],
+)
+def test_strict_types_and_bounds_are_a_422_naming_the_field(client, fitted, change, field):
+    _, engine, _, _ = fitted
+    body = {"user_id": 1, "k": 3, "events": [_event(engine)]}
+    change(body)
+    r = client.post("/v1/recommend", json=body)
+    assert r.status_code == 422, r.text
+    assert field in r.json()["fields"]
+
+
+def test_a_body_over_the_limit_is_a_413_before_parsing(fitted):
+    _, engine, _, _ = fitted
+    small = TestClient(create_app(RecommendService(engine), max_body_bytes=2048))
+    body = {"user_id": 1, "events": [_event(engine)] * 100}
+    r = small.post("/v1/recommend", json=body)
+    assert r.status_code == 413 and r.json()["fields"] == "body", r.text
+
+    def chunks():  # no Content-Length: the streamed body is counted as it arrives
+        for _ in range(10):
+            yield b" " * 1000
+
+    r = small.post("/v1/recommend", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413, r.text
+    assert small.post("/v1/recommend", json={"user_id": 1, "k": 2}).status_code == 200
+
+
+def test_the_default_limit_answers_a_20_mb_field_with_a_413(client):
+    r = client.post("/v1/recommend", json={"user_id": 1, "category": "x" * 20_000_000})
+    assert r.status_code == 413 and len(r.content) < 1000
+
+
+def test_errors_are_short_whatever_the_input(client, fitted):
+    _, engine, _, _ = fitted
+    huge_key = {"user_id": 1, "x" * 1_000_000: 1}
+    r = client.post("/v1/recommend", json=huge_key)
+    assert r.status_code == 422 and len(r.content) < 2000, len(r.content)
+    many = {"user_id": 1, "events": [{**_event(engine), "value": "bad"}] * 5000}
+    r = client.post("/v1/recommend", json=many)
+    assert r.status_code == 422 and len(r.content) < 10_000, len(r.content)
+    assert r.json()["fields"].endswith("and 4980 more")
+    r = client.post(
+        "/v1/recommend", content=b"\xff\xfe{", headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 400 and r.json()["fields"] == "body"
+
+
+def test_every_dropped_event_is_counted(client, fitted):
+    _, engine, _, _ = fitted
+    user = engine.log.users.raw_ids([0])[0]
+    stored = engine.stored_history(0)
+    last = int(stored.times[-1])
+    raw = engine.log.items.raw_ids(stored.items[-2:])
+
+    def ev(item, t):
+        return {"item_id": item, "timestamp": f"{np.datetime64(int(t), 's')}"}
+
+    future = 4_070_908_800  # 2099-01-01
+    events = [ev(raw[-1], last), ev(raw[0], last - 1), ev("no-such-item", last + 60),
+              ev(raw[0], last + 120), ev(raw[0], last + 3000), ev(raw[0], future)]  # fmt: skip
+    at = f"{np.datetime64(last + 600, 's')}"
+    r = client.post("/v1/recommend", json={"user_id": user, "events": events, "at": at})
+    assert r.status_code == 200, r.text
+    assert r.json()["ignored_events"] == {"unknown_item": 1, "already_known": 1,
+        "before_history": 1, "after_prediction_time": 1, "in_future": 1}  # fmt: skip
+
+
+def test_an_event_far_in_the_future_does_not_move_the_prediction_time(client, fitted):
+    _, engine, _, _ = fitted
+    events = [_event(engine, 1, "2026-02-01T10:00:00"), _event(engine, 2, "2099-12-31T00:00:00")]
+    r = client.post("/v1/recommend", json={"user_id": "someone-new", "events": events})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["at"] == "2026-02-01T10:00:00Z" and body["ignored_events"]["in_future"] == 1
+
+
+def test_a_new_user_without_events_is_answered_at_the_end_of_the_log(client, fitted):
+    _, engine, _, _ = fitted
+    r = client.post("/v1/recommend", json={"user_id": "nobody-yet", "k": 2})
+    assert r.status_code == 200, r.text
+    end = np.datetime64(int(engine.log.time.max()), "s")
+    assert r.json()["at"] == f"{end}Z" and len(r.json()["items"]) == 2

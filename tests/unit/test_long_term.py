@@ -90,10 +90,12 @@ def _scripted_scores(monkeypatch, scores: list[float]) -> list[dict]:
     return seen
 
 
-def test_early_stopping_returns_the_best_epochs_weights(monkeypatch):
+@pytest.mark.parametrize("ema_decay", [None, 0.9])
+def test_early_stopping_returns_the_best_epochs_weights(monkeypatch, ema_decay):
+    """With ema_decay, the averaged weights are the ones evaluated and returned."""
     seen = _scripted_scores(monkeypatch, [0.1, 0.3, 0.2, 0.25, 0.9])
     train, valid = _pattern_split()
-    cfg = dataclasses.replace(TINY, patience=2, max_epochs=10)
+    cfg = dataclasses.replace(TINY, patience=2, max_epochs=10, ema_decay=ema_decay)
     model, info = fit_long_term(train, N_ITEMS, cfg, 0, valid=valid, log=lambda m: None)
     assert info["epochs_run"] == 4 and info["best_epoch"] == 2  # 2 evaluations after the best
     assert info["best_valid_ndcg@10"] == pytest.approx(0.3)
@@ -118,6 +120,16 @@ def test_patience_and_evaluation_cadence(monkeypatch, eval_every, max_epochs, ep
     expected = [e for e in range(1, epochs + 1) if e % eval_every == 0 or e == max_epochs]
     assert [r["epoch"] for r in info["valid_curve"]] == expected
     assert len(seen) == len(expected)
+
+
+def test_averaged_weights_trail_the_trained_ones():
+    train, _ = _pattern_split()
+    cfg = dataclasses.replace(TINY, max_epochs=2)
+    plain, _ = fit_long_term(train, N_ITEMS, cfg, 0)
+    averaged, _ = fit_long_term(train, N_ITEMS, dataclasses.replace(cfg, ema_decay=0.5), 0)
+    # The same steps (same seed): the averaged weights differ from the last ones, but not much.
+    diff = (plain.item_emb.weight - averaged.item_emb.weight).abs()
+    assert 0 < diff.max().item() < plain.item_emb.weight.abs().max().item()
 
 
 def test_without_validation_it_trains_max_epochs(monkeypatch):
@@ -192,6 +204,8 @@ def test_config_validates_names_and_sizes():
         LongTermConfig(max_len=8, stride=9)
     with pytest.raises(ValueError, match="patience"):
         LongTermConfig(patience=0)
+    with pytest.raises(ValueError, match="ema_decay"):
+        LongTermConfig(ema_decay=1.0)
     cfg = LongTermConfig(kind="gru4rec", max_len=7, dim=8, n_layers=1, dropout=0.1)
     assert cfg.model_config(5) == {"n_items": 5, "max_len": 7, "dim": 8, "n_layers": 1,
                                    "dropout": 0.1}  # fmt: skip

@@ -12,7 +12,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import LocalOutlierFactor
 from sklearn.svm import OneClassSVM
 
-from adrec.base import DETECTORS, BaseDetector
+from adrec.detectors.registry import detector_class, detector_names, load_detector
 from adrec.detectors.tabular import (
     GMMDetector,
     HotellingT2Detector,
@@ -54,7 +54,8 @@ X, Y = gaussian(150, seed=0), gaussian(40, seed=1) * 1.5
 
 def test_every_tabular_detector_is_registered_for_2d_input():
     for name in TABULAR:
-        assert DETECTORS[name].input_ndim == 2
+        assert detector_class(name).input_ndim == 2
+    assert sorted(TABULAR) == detector_names("tabular")
 
 
 def test_unknown_parameter_is_refused():
@@ -63,10 +64,10 @@ def test_unknown_parameter_is_refused():
 
 
 def test_iforest_scores_are_sklearns_from_the_saved_tree_arrays():
-    det = IsolationForestDetector(n_estimators=20, max_samples=64, seed=3).fit(X)
+    det = IsolationForestDetector(n_estimators=20, max_samples=64, random_state=3).fit(X)
     ref = IsolationForest(n_estimators=20, max_samples=64, random_state=3).fit(X)
     # adrec: the paper's s minus 0.5; scikit-learn's score_samples is -s.
-    np.testing.assert_allclose(det.score_samples(Y), -ref.score_samples(Y) - 0.5, atol=1e-12)
+    np.testing.assert_allclose(det.decision_function(Y), -ref.score_samples(Y) - 0.5, atol=1e-12)
 
 
 def test_ocsvm_decision_function_is_sklearns_on_standardised_rows():
@@ -75,7 +76,7 @@ def test_ocsvm_decision_function_is_sklearns_on_standardised_rows():
         Z = det.scaler_.transform(X.astype(np.float64))
         ref = OneClassSVM(kernel=kernel, nu=0.2, gamma=det.gamma_).fit(Z)
         Zy = det.scaler_.transform(Y.astype(np.float64))
-        np.testing.assert_allclose(det.decision_function(Zy), ref.decision_function(Zy), atol=1e-9)
+        np.testing.assert_allclose(det.svm_decision(Zy), ref.decision_function(Zy), atol=1e-9)
     with pytest.raises(ValueError, match="gamma"):
         OneClassSVMDetector(gamma="wide").fit(X)
     with pytest.raises(ValueError, match="nu"):
@@ -84,10 +85,10 @@ def test_ocsvm_decision_function_is_sklearns_on_standardised_rows():
 
 @pytest.mark.parametrize("method", ["largest", "mean", "median"])
 def test_knn_summarises_distances_to_the_k_nearest_training_rows(method):
-    det = KNNDetector(n_neighbors=4, method=method, standardize=False).fit(X)
+    det = KNNDetector(n_neighbors=4, method=method, scaling="none").fit(X)
     dist = np.sort(np.linalg.norm(Y[:, None, :] - X[None], axis=2), axis=1)[:, :4]
     expected = {"largest": dist[:, -1], "mean": dist.mean(1), "median": np.median(dist, 1)}
-    np.testing.assert_allclose(det.score_samples(Y), expected[method], rtol=1e-5)
+    np.testing.assert_allclose(det.decision_function(Y), expected[method], rtol=1e-5)
 
 
 def test_knn_and_lof_parameter_errors():
@@ -100,9 +101,9 @@ def test_knn_and_lof_parameter_errors():
 
 
 def test_lof_is_sklearns_outlier_factor():
-    det = LOFDetector(n_neighbors=10, standardize=False).fit(X)
+    det = LOFDetector(n_neighbors=10, scaling="none").fit(X)
     ref = LocalOutlierFactor(n_neighbors=10, novelty=True).fit(X.astype(np.float64))
-    np.testing.assert_allclose(det.score_samples(Y), -ref.score_samples(Y), rtol=1e-6)
+    np.testing.assert_allclose(det.decision_function(Y), -ref.score_samples(Y), rtol=1e-6)
 
 
 def test_hotelling_t2_is_the_mahalanobis_distance_to_the_training_mean():
@@ -110,23 +111,23 @@ def test_hotelling_t2_is_the_mahalanobis_distance_to_the_training_mean():
     X64 = X.astype(np.float64)
     diff = Y - X64.mean(0)
     expected = np.einsum("ij,jk,ik->i", diff, np.linalg.inv(np.cov(X64, rowvar=False)), diff)
-    np.testing.assert_allclose(det.score_samples(Y), expected, rtol=1e-8)
+    np.testing.assert_allclose(det.decision_function(Y), expected, rtol=1e-8)
 
 
 @pytest.mark.parametrize("law", ["f", "chi2"])
 def test_hotelling_law_threshold_is_used_and_saved(law, tmp_path):
     n, p = X.shape
-    det = HotellingT2Detector(threshold=law, quantile=0.95).fit(X, Y)
+    det = HotellingT2Detector(threshold=law, contamination=0.05).fit(X, Y)
     if law == "f":
         expected = p * (n + 1) * (n - 1) / (n * (n - p)) * stats.f.ppf(0.95, p, n - p)
     else:
         expected = stats.chi2.ppf(0.95, p)
     assert det.threshold_ == pytest.approx(expected)
-    assert det.threshold_ != pytest.approx(np.quantile(det.score_samples(Y), 0.95))
+    assert det.threshold_ != pytest.approx(np.quantile(det.decision_function(Y), 0.95))
     # The median anchor of the calibrated score still comes from the calibration rows.
-    assert det.calibrator_.median == pytest.approx(np.median(det.score_samples(Y)))
-    np.testing.assert_array_equal(det.predict(Y), det.score_samples(Y) >= expected)
-    loaded = BaseDetector.load(det.save(tmp_path / "t2"))
+    assert det.calibrator_.median == pytest.approx(np.median(det.decision_function(Y)))
+    np.testing.assert_array_equal(det.predict(Y), det.decision_function(Y) >= expected)
+    loaded = load_detector(det.save(tmp_path / "t2"))
     assert loaded.threshold_ == det.threshold_
     np.testing.assert_array_equal(loaded.predict(Y), det.predict(Y))
 
@@ -139,8 +140,9 @@ def test_hotelling_f_threshold_flags_alpha_of_new_gaussian_rows():
     flagged = []
     for _ in range(300):
         train, new = rng.normal(size=(n, p)), rng.normal(size=(200, p))
-        det = HotellingT2Detector(covariance="empirical", ridge=0.0, threshold="f")
-        det.quantile = 1 - alpha
+        det = HotellingT2Detector(
+            covariance="empirical", ridge=0.0, threshold="f", contamination=alpha
+        )
         flagged.append(det.fit(train).predict(new).mean())
     assert abs(np.mean(flagged) - alpha) < 0.005
 
@@ -158,22 +160,24 @@ def test_hotelling_parameter_errors():
 
 def test_mahalanobis_taguchi_averages_one_on_its_unit_space():
     det = MahalanobisTaguchiDetector(ridge=0.0).fit(X)
-    assert det.score_samples(X).mean() == pytest.approx(1.0, rel=1e-6)
+    assert det.decision_function(X).mean() == pytest.approx(1.0, rel=1e-6)
     # Scale-free: MD does not change when a feature is rescaled.
     scaled = X * np.array([1, 100, 1, 0.01], dtype=np.float32)
     again = MahalanobisTaguchiDetector(ridge=0.0).fit(scaled)
     np.testing.assert_allclose(
-        again.score_samples(Y * np.array([1, 100, 1, 0.01])), det.score_samples(Y), rtol=1e-4
+        again.decision_function(Y * np.array([1, 100, 1, 0.01])),
+        det.decision_function(Y),
+        rtol=1e-4,
     )
 
 
 def test_gmm_scores_are_sklearns_negative_log_likelihood(tmp_path):
     for kind in ("full", "diag", "tied", "spherical"):
-        det = GMMDetector(n_components=2, covariance_type=kind, seed=1).fit(X)
+        det = GMMDetector(n_components=2, covariance_type=kind, random_state=1).fit(X)
         ref = GaussianMixture(2, covariance_type=kind, random_state=1).fit(X.astype(np.float64))
-        np.testing.assert_allclose(det.score_samples(Y), -ref.score_samples(Y), rtol=1e-6)
-        loaded = BaseDetector.load(det.save(tmp_path / kind))
-        np.testing.assert_array_equal(loaded.score_samples(Y), det.score_samples(Y))
+        np.testing.assert_allclose(det.decision_function(Y), -ref.score_samples(Y), rtol=1e-6)
+        loaded = load_detector(det.save(tmp_path / kind))
+        np.testing.assert_array_equal(loaded.decision_function(Y), det.decision_function(Y))
     with pytest.raises(ValueError, match="covariance_type"):
         GMMDetector(covariance_type="block").fit(X)
 
@@ -185,13 +189,38 @@ def test_kde_bandwidth_rules_and_errors():
     assert KDEDetector(bandwidth="silverman").fit(X).bandwidth_ == pytest.approx(silverman)
     narrow, wide = KDEDetector(bandwidth=0.2).fit(X), KDEDetector(bandwidth=2.0).fit(X)
     assert narrow.bandwidth_ == 0.2
-    assert np.ptp(narrow.score_samples(Y)) > np.ptp(wide.score_samples(Y))
+    assert np.ptp(narrow.decision_function(Y)) > np.ptp(wide.decision_function(Y))
     with pytest.raises(ValueError, match="bandwidth"):
         KDEDetector(bandwidth=-1.0).fit(X)
 
 
-def test_pca_scores_the_residual_off_the_kept_components():
-    det = PCADetector(n_components=0.999).fit(X)
+def test_pca_weighted_scores_are_eigenvalue_weighted_squared_coordinates():
+    Z = (X - X.mean(0)) / X.std(0)  # the standard scaling, as the detector does
+    Zy = (Y - X.mean(0)) / X.std(0)
+    lam, V = np.linalg.eigh(np.cov(Z, rowvar=False))  # ddof 1, as scikit-learn's PCA
+    coords = Zy @ V
+    for power in (0.0, 0.5, 1.0):
+        det = PCADetector(power=power).fit(X)
+        np.testing.assert_allclose(det.variance_, lam[::-1], rtol=1e-6)
+        expected = (coords**2 / lam**power).sum(1)
+        np.testing.assert_allclose(det.decision_function(Y), expected, rtol=1e-5)
+    # power 1 over all components is the Mahalanobis distance of the standardised row.
+    maha = np.einsum("ij,jk,ik->i", Zy, np.linalg.inv(np.cov(Z, rowvar=False)), Zy)
+    np.testing.assert_allclose(PCADetector(power=1.0).fit(X).decision_function(Y), maha, rtol=1e-5)
+    assert len(PCADetector(n_components=2).fit(X).components_) == 2
+    assert len(PCADetector(n_components=0.999).fit(X).components_) == X.shape[1]
+
+
+def test_pca_drops_components_without_variance():
+    """A feature that repeats another gives a zero eigenvalue: it must not divide a score."""
+    twin = np.c_[X, X[:, :1] * 2.0]
+    det = PCADetector(power=1.0).fit(twin)
+    assert len(det.components_) == X.shape[1]
+    assert np.isfinite(det.decision_function(np.c_[Y, Y[:, :1] * 2.0])).all()
+
+
+def test_pca_residual_and_pyod_scores():
+    det = PCADetector(method="residual", n_components=0.999).fit(X)
     assert len(det.components_) == X.shape[1] - 1  # all p would leave no residual
     W = det.components_
     normal = np.random.default_rng(0).normal(size=X.shape[1])
@@ -199,13 +228,20 @@ def test_pca_scores_the_residual_off_the_kept_components():
     normal /= np.linalg.norm(normal)  # a unit direction off the kept components
 
     def raw(z: np.ndarray) -> np.ndarray:  # standardised, centred coordinates -> input row
-        return (det.scaler_.mean + det.scaler_.scale * (det.mean_ + z))[None]
+        return (det.scaler_.mean + det.scaler_.scale * z)[None]
 
-    assert det.score_samples(raw(2.0 * W[0] - W[1]))[0] == pytest.approx(0.0, abs=1e-9)
-    assert det.score_samples(raw(W[0] + 3.0 * normal))[0] == pytest.approx(9.0, rel=1e-5)
-    assert len(PCADetector(n_components=2).fit(X).components_) == 2
+    assert det.decision_function(raw(2.0 * W[0] - W[1]))[0] == pytest.approx(0.0, abs=1e-9)
+    assert det.decision_function(raw(W[0] + 3.0 * normal))[0] == pytest.approx(9.0, rel=1e-5)
+    # PyOD's: distances to the eigenvectors (as points) over each one's share of variance.
+    pyod = PCADetector(method="pyod").fit(X)
+    Zy = pyod.scaler_.transform(Y.astype(np.float64))
+    dist = np.linalg.norm(Zy[:, None, :] - pyod.components_[None], axis=2)
+    expected = (dist / pyod.variance_ratio_).sum(1)
+    np.testing.assert_allclose(pyod.decision_function(Y), expected, rtol=1e-8)
     with pytest.raises(ValueError, match="n_components"):
         PCADetector(n_components=0).fit(X)
+    with pytest.raises(ValueError, match="method"):
+        PCADetector(method="eigen").fit(X)
 
 
 def test_pcp_recovers_a_planted_low_rank_plus_sparse_matrix():
@@ -233,7 +269,7 @@ def test_rpca_subspace_resists_gross_errors_that_pull_pca():
     clean = rng.normal(size=(50, 2)) @ basis * 3.0
     rpca = RPCADetector(max_rank=2).fit(train)
     pca = PCADetector(n_components=2).fit(train)
-    assert np.median(rpca.score_samples(clean)) < 0.1 * np.median(pca.score_samples(clean))
+    assert np.median(rpca.decision_function(clean)) < 0.1 * np.median(pca.decision_function(clean))
     with pytest.raises(ValueError, match="max_rank"):
         RPCADetector(max_rank=0).fit(train)
 
@@ -246,7 +282,7 @@ def test_nmf_codes_are_non_negative_and_values_below_the_minimum_still_count():
     scores = []
     for below in (0.0, 1.0, 3.0, 6.0):
         row[0, 0] = lowest - below
-        scores.append(det.score_samples(row)[0])
+        scores.append(det.decision_function(row)[0])
     assert np.all(np.diff(scores) > 0)  # further below the training minimum, higher score
 
 
@@ -255,6 +291,114 @@ def test_default_detectors_round_trip_identically_on_wider_data(name, tmp_path):
     """The contract suite uses 5 features; at 20, BLAS takes other code paths, and a fitted
     array in another memory layout than the loaded one changed the last bits (T², MTS, PCA)."""
     x, y = gaussian(300, p=20, seed=2), gaussian(50, p=20, seed=3)
-    det = DETECTORS[name]().fit(x)
-    loaded = BaseDetector.load(det.save(tmp_path / name))
-    np.testing.assert_array_equal(loaded.score_samples(y), det.score_samples(y))
+    det = detector_class(name)().fit(x)
+    loaded = load_detector(det.save(tmp_path / name))
+    np.testing.assert_array_equal(loaded.decision_function(y), det.decision_function(y))
+
+
+def test_iforest_matches_sklearn_for_deep_trees_feature_subsets_and_either_layout(monkeypatch):
+    import adrec.detectors.tabular.iforest as iforest
+
+    big = gaussian(3000, seed=4)
+    for kw in ({"max_samples": 2000}, {"max_features": 0.5}):
+        det = IsolationForestDetector(n_estimators=15, random_state=5, **kw).fit(big)
+        ref = IsolationForest(n_estimators=15, random_state=5, **kw).fit(big)
+        assert det.forest_.complete
+        np.testing.assert_allclose(
+            det.decision_function(Y), -ref.score_samples(Y) - 0.5, atol=1e-12
+        )
+    monkeypatch.setattr(iforest, "_MAX_COMPLETE_NODES", 1)  # force scikit-learn's node layout
+    det = IsolationForestDetector(n_estimators=15, random_state=5).fit(big)
+    ref = IsolationForest(n_estimators=15, random_state=5).fit(big)
+    assert not det.forest_.complete
+    np.testing.assert_allclose(det.decision_function(Y), -ref.score_samples(Y) - 0.5, atol=1e-12)
+
+
+def test_lof_threshold_comes_from_the_training_rows_own_outlier_factors():
+    det = LOFDetector(n_neighbors=10, scaling="none", contamination=0.1).fit(X)
+    ref = LocalOutlierFactor(n_neighbors=10, novelty=True).fit(X.astype(np.float64))
+    training_lof = -ref.negative_outlier_factor_
+    assert det.threshold_ == pytest.approx(np.quantile(training_lof, 0.9), rel=1e-9)
+
+
+def test_knn_threshold_leaves_each_training_row_out_of_its_own_neighbours():
+    det = KNNDetector(n_neighbors=3, scaling="none", contamination=0.1).fit(X)
+    dist = np.linalg.norm(X[:, None, :].astype(np.float64) - X[None], axis=2)
+    np.fill_diagonal(dist, np.inf)
+    third = np.sort(dist, axis=1)[:, 2]
+    assert det.threshold_ == pytest.approx(np.quantile(third, 0.9), rel=1e-6)
+
+
+def test_calibration_reads_a_bounded_seeded_sample(monkeypatch):
+    import adrec.base
+
+    monkeypatch.setattr(adrec.base, "MAX_CALIBRATION_ROWS", 50)
+    det = GMMDetector().fit(X)  # 150 training rows, 50 scored for the threshold
+    sample = adrec.base.bounded_sample(X)
+    assert len(sample) == 50 and len(np.unique(sample, axis=0)) == 50
+    np.testing.assert_array_equal(sample, adrec.base.bounded_sample(X))  # same rows each time
+    expected = np.quantile(det.decision_function(sample).astype(np.float64), 0.99)
+    assert det.threshold_ == pytest.approx(expected, rel=1e-9)
+    big = np.vstack([Y] * 3)  # a calibration set above the bound: sampled too
+    det.fit(X, big)
+    calib = adrec.base.bounded_sample(big)
+    assert det.threshold_ == pytest.approx(np.quantile(det.decision_function(calib), 0.99))
+
+
+def test_shrink_scaling_floors_each_spread_at_the_common_one():
+    from adrec.detectors.tabular._common import Scaler
+
+    rows = np.random.default_rng(0).normal(size=(500, 3)) * np.array([10.0, 1.0, 0.01])
+    spread = rows.std(0)
+    rms = np.sqrt(np.mean(spread**2))
+    shrink = Scaler.fit(rows, "shrink")
+    np.testing.assert_allclose(shrink.scale, [spread[0], rms, rms])
+    np.testing.assert_allclose(Scaler.fit(rows, "standard").scale, spread)
+    np.testing.assert_array_equal(Scaler.fit(rows, "none").scale, np.ones(3))
+    np.testing.assert_allclose(Scaler.fit(rows, "range").scale, np.ptp(rows, axis=0))
+    assert KDEDetector().fit(X).scaler_.scale == pytest.approx(np.ptp(X.astype(float), axis=0))
+    with pytest.raises(ValueError, match="scaling"):
+        KNNDetector(scaling="minmax").fit(X)
+
+
+def test_kde_tolerance_keeps_the_log_density_within_it():
+    exact = KDEDetector(rtol=0.0).fit(X).decision_function(Y)
+    fast = KDEDetector().fit(X).decision_function(Y)
+    np.testing.assert_allclose(fast, exact, atol=2e-4)  # |log(1 + 1e-4)| and rounding
+    with pytest.raises(ValueError, match="rtol"):
+        KDEDetector(rtol=-1.0).fit(X)
+
+
+def test_ocsvm_scores_in_bounded_blocks_equal_one_block(monkeypatch):
+    import adrec.detectors.tabular._common as common
+
+    det = OneClassSVMDetector().fit(X)
+    whole = det.decision_function(Y)
+    monkeypatch.setattr(common, "_BLOCK_VALUES", 7 * len(det.support_vectors_))
+    np.testing.assert_allclose(det.decision_function(Y), whole, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["full", "tied", "diag", "spherical"])
+def test_one_component_gmm_is_the_em_solution_in_closed_form(kind):
+    det = GMMDetector(covariance_type=kind).fit(X)
+    ref = GaussianMixture(1, covariance_type=kind, random_state=0).fit(X.astype(np.float64))
+    # The same model; EM sums in another order (and adds 10 eps to the component weight).
+    np.testing.assert_allclose(det.gmm_.covariances_, ref.covariances_, rtol=1e-7)
+    np.testing.assert_allclose(det.decision_function(Y), -ref.score_samples(Y), rtol=1e-7)
+
+
+def test_neighbours_leave_out_the_row_itself_but_keep_its_duplicates():
+    from adrec.detectors.tabular.neighbors import NeighborIndex
+
+    rows = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [3.0, 0.0]])
+    dist, ind = NeighborIndex(rows).query_training(np.arange(4), 2)
+    np.testing.assert_array_equal(np.sort(ind[:2], axis=1), [[1, 2], [0, 2]])
+    np.testing.assert_allclose(dist[:2], [[0.0, 1.0], [0.0, 1.0]])
+    assert not (ind == np.arange(4)[:, None]).any()
+
+
+def test_high_dimensional_neighbours_are_exact_brute_force():
+    wide, query = gaussian(120, p=30, seed=6), gaussian(10, p=30, seed=7)
+    det = KNNDetector(n_neighbors=4, scaling="none").fit(wide)
+    dist = np.sort(np.linalg.norm(query[:, None, :] - wide[None].astype(np.float64), axis=2), 1)
+    np.testing.assert_allclose(det.decision_function(query), dist[:, 3], rtol=1e-6)

@@ -1,9 +1,11 @@
-"""Image detectors over patch features of a pretrained CNN: PaDiM (a Gaussian per patch
-position) and PatchCore (a memory bank of normal patches). Inputs are [n, 3, H, W] images,
-ImageNet-normalised (adrec.data.images loads them so)."""
+"""Image detectors over [n, 3, H, W] ImageNet-normalised images (adrec.data.images loads
+them so), behind the detector contract:
 
-from adrec.detectors.image.padim import PaDiMDetector
-from adrec.detectors.image.patch_detector import ImagePatchDetector
-from adrec.detectors.image.patchcore import PatchCoreDetector
+- feature memory over a frozen torchvision backbone: PaDiM (`padim`), PatchCore
+  (`patchcore`), SPADE (`spade`);
+- trained on the normal images: convolutional AE and VAE (`conv_ae`, `conv_vae`), Deep SVDD
+  (`conv_svdd`), AnoGAN (`anogan`), CutPaste (`cutpaste`), FastFlow (`fastflow`).
 
-__all__ = ["ImagePatchDetector", "PaDiMDetector", "PatchCoreDetector"]
+Pure modules live in `models/`, shared pieces in adrec.components; `upload` turns uploaded
+bytes into a verdict and a heatmap PNG, `overlay` draws heatmaps, `export` writes PaDiM and
+PatchCore as TorchScript. Import the classes through adrec.detectors.registry (lazy)."""

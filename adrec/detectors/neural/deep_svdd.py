@@ -42,11 +42,28 @@ class DeepSVDDNet(NormalizedModule):
 
 class DeepSVDDDetector(TorchDetector):
     name = "deep_svdd"
-    defaults = {"hidden": [64, 32], "rep_dim": 16}
+
+    def __init__(
+        self,
+        hidden: tuple[int, ...] = (64, 32),
+        rep_dim: int = 16,
+        epochs: int = 30,
+        lr: float = 1e-3,
+        batch_size: int = 128,
+        contamination: float = 0.01,
+        random_state: int | None = 0,
+    ) -> None:
+        self.hidden = hidden
+        self.rep_dim = rep_dim
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.contamination = contamination
+        self.random_state = random_state
 
     @classmethod
     def get_test_params(cls) -> dict:
-        return {"hidden": [16], "rep_dim": 8, "epochs": 10, "lr": 1e-2, "batch_size": 50}
+        return {"hidden": (16,), "rep_dim": 8, "epochs": 10, "lr": 1e-2, "batch_size": 50}
 
     def build_module(self, n_features: int) -> DeepSVDDNet:
-        return DeepSVDDNet(n_features, list(self.params["hidden"]), self.params["rep_dim"])
+        return DeepSVDDNet(n_features, list(self.hidden), self.rep_dim)

@@ -79,11 +79,28 @@ class RealNVP(NormalizedModule):
 
 class FlowDetector(TorchDetector):
     name = "flow"
-    defaults = {"n_layers": 6, "hidden": 64}
+
+    def __init__(
+        self,
+        n_layers: int = 6,
+        hidden: int = 64,
+        epochs: int = 30,
+        lr: float = 1e-3,
+        batch_size: int = 128,
+        contamination: float = 0.01,
+        random_state: int | None = 0,
+    ) -> None:
+        self.n_layers = n_layers
+        self.hidden = hidden
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.contamination = contamination
+        self.random_state = random_state
 
     @classmethod
     def get_test_params(cls) -> dict:
         return {"n_layers": 2, "hidden": 16, "epochs": 10, "lr": 1e-2, "batch_size": 50}
 
     def build_module(self, n_features: int) -> RealNVP:
-        return RealNVP(n_features, self.params["n_layers"], self.params["hidden"])
+        return RealNVP(n_features, self.n_layers, self.hidden)

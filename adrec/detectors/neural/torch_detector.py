@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from adrec.base import DETECTORS, BaseDetector
+from adrec.base import BaseDetector, seed_from
+from adrec.detectors.registry import detector_names
 from adrec.training import minibatches, train_one_epoch
 
 
@@ -50,39 +51,41 @@ def mean_row_loss(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 class TorchDetector(BaseDetector):
     """Seeded minibatch Adam over `build_module(n_features)`; the module's state dict is the
-    detector's state."""
+    detector's state. Subclasses declare their module's parameters and the training ones
+    (`epochs`, `lr`, `batch_size`, `contamination`, `random_state`) in their __init__."""
 
-    defaults: ClassVar[dict[str, Any]] = {}
-    training_defaults: ClassVar[dict[str, Any]] = {
-        "epochs": 30,
-        "lr": 1e-3,
-        "batch_size": 128,
-        "seed": 0,
-    }
     loss: ClassVar[Callable[[nn.Module, torch.Tensor], torch.Tensor]] = staticmethod(mean_row_loss)
-
-    def __init__(self, quantile: float = 0.99, **params: Any) -> None:
-        super().__init__(quantile, **{**self.training_defaults, **self.defaults, **params})
 
     @abstractmethod
     def build_module(self, n_features: int) -> NormalizedModule: ...
 
-    def prepared_module(self, X: np.ndarray) -> NormalizedModule:
+    def _check_params(self) -> None:
+        super()._check_params()
+        for key in ("epochs", "batch_size"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{key} must be an integer >= 1, got {value!r}")
+
+    def seed(self) -> int:
+        """The int seed of this fit (random_state, or fresh entropy when it is None)."""
+        return seed_from(self.random_state)
+
+    def prepared_module(self, X: np.ndarray, seed: int | None = None) -> NormalizedModule:
         """A new module, seeded and prepared on X: the same on the driver of a Ray Train run
         and in process."""
-        torch.manual_seed(self.params["seed"])
+        torch.manual_seed(self.seed() if seed is None else seed)
         module = self.build_module(X.shape[-1])
         module.prepare(torch.from_numpy(np.asarray(X, np.float32)))
         return module
 
     def _fit(self, X: np.ndarray) -> None:
-        module = self.prepared_module(X)
-        gen = torch.Generator().manual_seed(self.params["seed"])
+        seed = self.seed()
+        module = self.prepared_module(X, seed)
+        gen = torch.Generator().manual_seed(seed)
         x = torch.from_numpy(X)
-        opt = torch.optim.Adam(module.parameters(), lr=self.params["lr"])
-        for _ in range(self.params["epochs"]):
-            batches = minibatches(x, self.params["batch_size"], gen)
-            train_one_epoch(module, batches, self.loss, opt)
+        opt = torch.optim.Adam(module.parameters(), lr=self.lr)
+        for _ in range(self.epochs):
+            train_one_epoch(module, minibatches(x, self.batch_size, gen), self.loss, opt)
         self.use_module(module)
 
     def use_module(self, module: NormalizedModule) -> TorchDetector:
@@ -109,6 +112,4 @@ class TorchDetector(BaseDetector):
 
 def neural_detector_names() -> list[str]:
     """The registered detectors that train by gradient descent (and so through Ray Train)."""
-    import adrec.detectors  # noqa: F401  (registers every detector)
-
-    return sorted(n for n, c in DETECTORS.items() if issubclass(c, TorchDetector))
+    return detector_names("neural")

@@ -57,12 +57,28 @@ class VariationalAutoencoder(VariationalModule):
 
 class VAEDetector(TorchDetector):
     name = "vae"
-    defaults = {"hidden": [64, 32], "latent": 8}
+
+    def __init__(
+        self,
+        hidden: tuple[int, ...] = (64, 32),
+        latent: int = 8,
+        epochs: int = 30,
+        lr: float = 1e-3,
+        batch_size: int = 128,
+        contamination: float = 0.01,
+        random_state: int | None = 0,
+    ) -> None:
+        self.hidden = hidden
+        self.latent = latent
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.contamination = contamination
+        self.random_state = random_state
 
     @classmethod
     def get_test_params(cls) -> dict:
-        return {"hidden": [16], "latent": 4, "epochs": 15, "lr": 1e-2, "batch_size": 50}
+        return {"hidden": (16,), "latent": 4, "epochs": 15, "lr": 1e-2, "batch_size": 50}
 
     def build_module(self, n_features: int) -> VariationalAutoencoder:
-        hidden = list(self.params["hidden"])
-        return VariationalAutoencoder(n_features, hidden, self.params["latent"])
+        return VariationalAutoencoder(n_features, list(self.hidden), self.latent)

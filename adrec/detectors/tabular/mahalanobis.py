@@ -4,16 +4,15 @@ alternative to the empirical quantile) and the Mahalanobis-Taguchi system."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 from scipy import stats
 from sklearn.covariance import LedoitWolf
 
 from adrec.calibration import ScoreCalibrator
 from adrec.detectors.tabular._common import (
-    Standardizer,
+    Scaler,
     TabularDetector,
-    to_array,
-    to_tensors,
+    check_choice,
+    row_norms_squared,
 )
 
 COVARIANCES = ("ledoit_wolf", "empirical")
@@ -37,7 +36,7 @@ def whitening(cov: np.ndarray, ridge: float) -> np.ndarray:
 
 
 def squared_distance(X: np.ndarray, mean: np.ndarray, white: np.ndarray) -> np.ndarray:
-    return np.square((X - mean) @ white).sum(axis=1)
+    return row_norms_squared((X - mean) @ white)
 
 
 class HotellingT2Detector(TabularDetector):
@@ -58,14 +57,22 @@ class HotellingT2Detector(TabularDetector):
     The calibrated score keeps its median anchor from the calibration data."""
 
     name = "hotelling_t2"
-    defaults = {"covariance": "ledoit_wolf", "ridge": 1e-6, "threshold": "quantile"}
+
+    def __init__(
+        self,
+        covariance: str = "ledoit_wolf",
+        ridge: float = 1e-6,
+        threshold: str = "quantile",
+        contamination: float = 0.01,
+    ) -> None:
+        self.covariance = covariance
+        self.ridge = ridge
+        self.threshold = threshold
+        self.contamination = contamination
 
     def _learn(self, X: np.ndarray) -> None:
-        kind, law = self.params["covariance"], self.params["threshold"]
-        if kind not in COVARIANCES:
-            raise ValueError(f"covariance must be one of {COVARIANCES}, got {kind!r}")
-        if law not in THRESHOLDS:
-            raise ValueError(f"threshold must be one of {THRESHOLDS}, got {law!r}")
+        kind = check_choice(self.covariance, "covariance", COVARIANCES)
+        law = check_choice(self.threshold, "threshold", THRESHOLDS)
         n, p = X.shape
         if law == "f" and n <= p:
             raise ValueError(f'threshold="f" needs more rows than features, got n={n}, p={p}')
@@ -78,7 +85,7 @@ class HotellingT2Detector(TabularDetector):
         else:
             cov = np.cov(X, rowvar=False).reshape(p, p)
         self.mean_ = X.mean(axis=0)
-        self.white_ = whitening(cov, self.params["ridge"])
+        self.white_ = whitening(cov, self.ridge)
         self.n_train_ = n
 
     def _score_rows(self, X: np.ndarray) -> np.ndarray:
@@ -87,25 +94,24 @@ class HotellingT2Detector(TabularDetector):
     def law_threshold(self) -> float:
         """T²'s (1 - alpha) quantile under the chosen law, alpha = 1 - quantile."""
         n, p, q = self.n_train_, len(self.mean_), self.quantile
-        if self.params["threshold"] == "chi2":
+        if self.threshold == "chi2":
             return float(stats.chi2.ppf(q, p))
-        if self.params["threshold"] == "f":
+        if self.threshold == "f":
             return float(p * (n + 1) * (n - 1) / (n * (n - p)) * stats.f.ppf(q, p, n - p))
         raise ValueError('law_threshold needs threshold="f" or "chi2"')
 
-    def calibrate(self, X_normal: np.ndarray) -> HotellingT2Detector:
-        super().calibrate(X_normal)
-        if self.params["threshold"] != "quantile":
-            median = self.calibrator_.median
-            self.calibrator_ = ScoreCalibrator(self.law_threshold(), median, self.quantile)
-        return self
+    def _calibrator_from(self, scores: np.ndarray) -> ScoreCalibrator:
+        calibrator = super()._calibrator_from(scores)
+        if self.threshold == "quantile":
+            return calibrator
+        return ScoreCalibrator(self.law_threshold(), calibrator.median, self.quantile)
 
-    def _state(self) -> dict[str, torch.Tensor]:
-        return to_tensors(mean=self.mean_, white=self.white_, n_train=np.array(self.n_train_))
+    def _state(self) -> dict[str, np.ndarray]:
+        return {"mean": self.mean_, "white": self.white_, "n_train": np.array(self.n_train_)}
 
-    def _restore(self, state: dict[str, torch.Tensor]) -> None:
-        self.mean_ = to_array(state, "mean")
-        self.white_ = to_array(state, "white")
+    def _restore(self, state: dict[str, np.ndarray]) -> None:
+        self.mean_ = state["mean"]
+        self.white_ = state["white"]
         self.n_train_ = int(state["n_train"])
 
 
@@ -118,21 +124,24 @@ class MahalanobisTaguchiDetector(TabularDetector):
     arrays, needs labelled abnormal rows and is left to the caller.)"""
 
     name = "mahalanobis_taguchi"
-    defaults = {"ridge": 1e-6}
+
+    def __init__(self, ridge: float = 1e-6, contamination: float = 0.01) -> None:
+        self.ridge = ridge
+        self.contamination = contamination
 
     def _learn(self, X: np.ndarray) -> None:
-        self.scaler_ = Standardizer.fit(X)
+        self.scaler_ = Scaler.fit(X)
         Z = self.scaler_.transform(X)
         corr = (Z.T @ Z) / len(Z)  # the correlation matrix: Z has unit variance per column
-        self.white_ = whitening(corr, self.params["ridge"])
+        self.white_ = whitening(corr, self.ridge)
 
     def _score_rows(self, X: np.ndarray) -> np.ndarray:
         Z = self.scaler_.transform(X)
         return squared_distance(Z, 0.0, self.white_) / Z.shape[1]
 
-    def _state(self) -> dict[str, torch.Tensor]:
-        return {**self.scaler_.state(), **to_tensors(white=self.white_)}
+    def _state(self) -> dict[str, np.ndarray]:
+        return {**self.scaler_.state(), "white": self.white_}
 
-    def _restore(self, state: dict[str, torch.Tensor]) -> None:
-        self.scaler_ = Standardizer.from_state(state)
-        self.white_ = to_array(state, "white")
+    def _restore(self, state: dict[str, np.ndarray]) -> None:
+        self.scaler_ = Scaler.from_state(state)
+        self.white_ = state["white"]

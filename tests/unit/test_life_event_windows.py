@@ -1,4 +1,5 @@
-"""Behaviour windows: daily totals, profiles, deviations, windows, splits and labels."""
+"""Day windows of the life-event simulator's logs (the detector benchmark's behaviour part):
+daily totals, profiles, deviations, windows, splits and labels."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 from _adrec_helpers import make_events
 
-from adrec.data.behavior import (
+from adrec.data.life_event_windows import (
     TIME_BUCKETS,
     DaySplit,
     WindowSpec,

@@ -1,0 +1,165 @@
+"""The dashboard as a FastAPI router: the page, its static assets and JSON endpoints over one
+run directory, mounted on any app with one call:
+
+    mount_dashboard(app, run_dir)        # -> GET /dashboard/ (and /dashboard/api/...)
+
+Endpoints (all GET, under /dashboard):
+    /                     the page (Chart.js, vendored under static/)
+    /static/{name}        the page's script, style sheet and Chart.js
+    /api/summary          the run: detector, threshold, served blend, data, detection
+    /api/population       per day: users flagged, recall and false alarms; score histogram
+    /api/users?q=&limit=  the user picker's search (most anomalous first)
+    /api/users/{user_id}  one user's scores, episodes, events and source weights
+    /api/accuracy         NDCG@10 / HR@10 per period with intervals (202 while computing)
+    /api/live             requests, latency percentiles, anomalous share of the service
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, HTTPException, Query
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from adrec.dashboard.data import RunData
+from adrec.dashboard.live import LiveMetrics, LiveMetricsMiddleware
+from adrec.dashboard.page import STATIC, STATIC_FILES, page_html
+
+PREFIX = "/dashboard"
+
+
+RunDirSource = str | Path | Callable[[], Awaitable]
+
+
+class Dashboard:
+    """What the router serves: a run's data and a source of live numbers (an object with
+    `snapshot() -> dict`), if any. The run directory may be given later (`attach`) or as an
+    async callable that returns it (or a dict with "run_dir", such as a Serve detector's
+    info), resolved on the first request: for an app built before it knows its run."""
+
+    def __init__(self, data: RunData | None = None, live=None):
+        self.data = data
+        self.live = live
+        self._warming = None
+        self._source: Callable[[], Awaitable] | None = None
+        self._options: dict = {}
+        self._resolving = asyncio.Lock()
+
+    def attach(self, run_dir: str | Path, logs=None, engine=None, warm: bool = True) -> RunData:
+        self.data = RunData(run_dir, logs, engine)
+        if warm:
+            self._warming = self.data.warm()
+        return self.data
+
+    def attach_later(self, source: Callable[[], Awaitable], **options) -> None:
+        self._source, self._options = source, options
+
+    async def run(self) -> RunData:
+        if self.data is None and self._source is not None:
+            async with self._resolving:
+                if self.data is None:
+                    found = await self._source()
+                    run_dir = found["run_dir"] if isinstance(found, dict) else found
+                    await run_in_threadpool(self.attach, run_dir, **self._options)
+        if self.data is None:
+            raise HTTPException(503, detail="the dashboard has no run directory attached yet")
+        return self.data
+
+
+def dashboard_router(dashboard: Dashboard) -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=["dashboard"])
+
+    @router.get("", include_in_schema=False)
+    def to_page() -> RedirectResponse:
+        # relative, so the page's relative links work under any route prefix
+        return RedirectResponse("dashboard/", status_code=307)
+
+    @router.get("/", response_class=HTMLResponse, summary="The dashboard page")
+    def page() -> HTMLResponse:
+        return HTMLResponse(page_html(), headers={"Cache-Control": "no-cache"})
+
+    @router.get("/static/{name}", include_in_schema=False)
+    def static(name: str) -> FileResponse:
+        if name not in STATIC_FILES:
+            raise HTTPException(404, detail=f"no static file {name!r}")
+        return FileResponse(STATIC / STATIC_FILES[name],
+                            headers={"Cache-Control": "max-age=3600"})  # fmt: skip
+
+    # The views read files and compute: in the thread pool, never on the event loop.
+    @router.get("/api/summary", summary="The run: detector, threshold, blend, data report")
+    async def summary() -> dict:
+        return await run_in_threadpool((await dashboard.run()).summary)
+
+    @router.get("/api/population", summary="Per day: users flagged, recall, false alarms")
+    async def population() -> dict:
+        return await run_in_threadpool((await dashboard.run()).population)
+
+    @router.get("/api/users", summary="Users whose id contains q, most anomalous first")
+    async def users(q: str = Query("", max_length=256), limit: int = Query(50, ge=1, le=500),
+                    offset: int = Query(0, ge=0)) -> dict:  # fmt: skip
+        return await run_in_threadpool((await dashboard.run()).users, q, limit, offset)
+
+    @router.get("/api/users/{user_id:path}", summary="One user's scores, episodes and weights")
+    async def user(user_id: str) -> dict:
+        data = await dashboard.run()
+        if not await run_in_threadpool(data.has_user, user_id):
+            raise HTTPException(404, detail=f"no scored windows for user {user_id!r}")
+        return await run_in_threadpool(data.user, user_id)
+
+    @router.get("/api/accuracy", summary="NDCG@10 / HR@10 per period (202 while computing)")
+    async def accuracy():
+        data = await dashboard.run()
+        result = await run_in_threadpool(data.accuracy, False)
+        if result is not None:
+            return result
+        if dashboard._warming is None or not dashboard._warming.is_alive():
+            if data.accuracy_error:
+                raise HTTPException(500, detail=f"the accuracy could not be computed: "
+                                    f"{data.accuracy_error}")  # fmt: skip
+            dashboard._warming = data.warm()
+        return JSONResponse({"status": "computing"}, status_code=202)
+
+    @router.get("/api/live", summary="Requests, latency percentiles, anomalous share")
+    async def live() -> dict:
+        if dashboard.live is None:
+            return {"source": None, "note": "this app keeps no live metrics"}
+        return await run_in_threadpool(dashboard.live.snapshot)
+
+    return router
+
+
+def mount_dashboard(
+    app: FastAPI,
+    run_dir: RunDirSource | None = None,
+    logs: str | Path | None = None,
+    engine=None,
+    live: str | bool | object | None = True,
+    warm: bool = True,
+) -> FastAPI:
+    """Serve the dashboard of `run_dir` on `app` at /dashboard/ (returns the app).
+
+    `run_dir`: a run directory, or an async callable returning it (or a dict holding
+    "run_dir"), awaited on the first request. `live`: True counts the app's own recommend
+    requests (LiveMetrics middleware); "serve" reads the Serve application's own metrics
+    (serve_metrics.ServeMetrics; the middleware then also exports the anomalous answers as
+    an application metric); or an object with `snapshot()`; or None."""
+    dashboard = Dashboard()
+    if live is True or live == "serve":
+        counters = LiveMetrics(ray_counter=live == "serve")
+        app.add_middleware(LiveMetricsMiddleware, metrics=counters)
+        if live == "serve":
+            from adrec.dashboard.serve_metrics import ServeMetrics
+
+            counters = ServeMetrics(fallback=counters)
+        live = counters
+    dashboard.live = live or None
+    if callable(run_dir):
+        dashboard.attach_later(run_dir, logs=logs, engine=engine, warm=warm)
+    elif run_dir is not None:
+        dashboard.attach(run_dir, logs, engine, warm)
+    app.include_router(dashboard_router(dashboard))
+    app.state.adrec_dashboard = dashboard
+    return app

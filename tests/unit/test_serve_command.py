@@ -1,0 +1,50 @@
+"""`adrec serve`: its knobs, checked before any Ray import; the Serve config's args are the
+typed builder's arguments."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from adrec.cli import app
+from adrec.serving.args import AppArgs
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+@pytest.fixture
+def no_ray(monkeypatch):
+    for name in ("ray", "adrec.distributed", "adrec.distributed.cluster", "adrec.serving.app"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def test_serve_exposes_replicas_and_batching_knobs(no_ray):
+    result = runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    for option in ("--detector-replicas", "--recommender-replicas", "--ingress-replicas",
+                   "--max-ongoing-requests", "--max-batch-size", "--batch-wait-s",
+                   "--max-batches-in-flight", "--model-max-ongoing-requests",
+                   "--throughput-mode"):  # fmt: skip
+        assert option in result.output
+
+
+def test_serve_rejects_knobs_that_cannot_work_before_starting_ray(no_ray, fitted):
+    _, _, _, run_dir = fitted
+    args = ["serve", "--run-dir", str(run_dir), "--max-batches-in-flight", "8",
+            "--model-max-ongoing-requests", "4"]  # fmt: skip
+    result = runner.invoke(app, args, env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "model_max_ongoing_requests" in result.output
+
+
+def test_the_serve_config_args_are_the_builders_arguments():
+    config = yaml.safe_load((ROOT / "serve_apps" / "recommend.yaml").read_text())
+    args = AppArgs.model_validate(config["applications"][0]["args"])
+    assert args.max_batch_size >= 1 and args.model_max_ongoing_requests >= 2
+    with pytest.raises(ValueError, match="max_batch_siz"):
+        AppArgs.model_validate({**config["applications"][0]["args"], "max_batch_siz": 3})
