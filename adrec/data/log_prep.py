@@ -36,8 +36,9 @@ import pyarrow.parquet as pq
 
 from adrec.data.interactions import IdMap, canonical_ids_arrow
 from adrec.data.readers import tabular
-from adrec.data.validate import ROW_REASONS, Columns, Known, validate_rows
+from adrec.data.validate import REJECT_REASONS, ROW_REASONS, Columns, Known, validate_rows
 from adrec.data.windows_table import interaction_windows
+from adrec.detectors.behaviour.windows import InteractionWindow, Signals
 
 FORMATS = {"parquet": tabular.PARQUET_SUFFIXES, "csv": tabular.CSV_SUFFIXES,
            "jsonl": (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".ndjson")}  # fmt: skip
@@ -376,6 +377,104 @@ def malformed_rows(lines: list[tuple[int | None, str]], source: str) -> pa.Table
     return pa.table(data, schema=REJECT_SCHEMA)
 
 
+@dataclass
+class ReadTally:
+    """What a read of some files saw: rows in, rejected rows by reason (every reason but
+    "duplicate", which the partitions count), the rejected rows themselves, the item facts,
+    the action names, and whether values and sub-day times are present. Plain data: a Ray
+    task returns its tally's summary() and the driver merges them (merge_summaries)."""
+
+    rows_in: int = 0
+    rejected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REJECT_REASONS[:-1], 0))
+    rejects: list[pa.Table] = field(default_factory=list)
+    facts: list[pa.Table] = field(default_factory=list)
+    actions: set[str] = field(default_factory=set)
+    missing_action: bool = False
+    sub_day: bool = False
+    values: tuple[int, float, float] = (0, np.inf, -np.inf)
+
+    def add_malformed(self, bad: list[tuple[int | None, str]], source: str) -> None:
+        self.rejected["malformed_line"] += len(bad)
+        self.rows_in += len(bad)
+        self.rejects.append(malformed_rows(bad, source))
+
+    def add(self, raw_rows: int, p: Prepared) -> None:
+        self.rows_in += raw_rows
+        for reason, n in p.counts.items():
+            self.rejected[reason] += n
+        if len(p.rejects):
+            self.rejects.append(p.rejects)
+        self.facts.append(p.facts)
+        self.actions |= p.actions
+        self.missing_action |= p.missing_action
+        n, lo, hi = self.values
+        self.values = (n + p.values[0], min(lo, p.values[1]), max(hi, p.values[2]))
+        ts = p.valid["timestamp"].to_numpy()
+        self.sub_day |= bool((ts % 86_400 != 0).any())
+
+    def fact_table(self) -> pa.Table:
+        t = pa.concat_tables(self.facts) if self.facts else FACT_SCHEMA.empty_table()
+        return t.group_by(["item_id", "category"]).aggregate([])
+
+    def reject_table(self) -> pa.Table:
+        return pa.concat_tables(self.rejects) if self.rejects else REJECT_SCHEMA.empty_table()
+
+    def summary(self) -> dict:
+        """The JSON-able part (no tables)."""
+        n, lo, hi = self.values
+        return {"rows_in": self.rows_in, "rejected": dict(self.rejected),
+                "actions": sorted(self.actions), "missing_action": self.missing_action,
+                "sub_day": self.sub_day, "values": [n, lo if np.isfinite(lo) else None,
+                                                    hi if np.isfinite(hi) else None]}  # fmt: skip
+
+
+def merge_summaries(summaries: list[dict]) -> dict:
+    """The summary of a read made of reads with these summaries."""
+    rejected = dict.fromkeys(REJECT_REASONS[:-1], 0)
+    for s in summaries:
+        for r, n in s["rejected"].items():
+            rejected[r] += n
+    lows = [s["values"][1] for s in summaries if s["values"][1] is not None]
+    highs = [s["values"][2] for s in summaries if s["values"][2] is not None]
+    return {
+        "rows_in": sum(s["rows_in"] for s in summaries),
+        "rejected": rejected,
+        "actions": sorted(set().union(*[set(s["actions"]) for s in summaries])),
+        "missing_action": any(s["missing_action"] for s in summaries),
+        "sub_day": any(s["sub_day"] for s in summaries),
+        "values": [
+            sum(s["values"][0] for s in summaries),
+            min(lows, default=None),
+            max(highs, default=None),
+        ],  # fmt: skip
+    }
+
+
+def read_files(
+    log: LogFiles,
+    indices,
+    columns: Columns,
+    known: Known | None,
+    n_buckets: int,
+    tally: ReadTally,
+    batch_rows: int = BATCH_ROWS,
+) -> Iterator[Prepared]:
+    """Every validated batch of the files `indices` of `log`, in order; what each batch
+    rejected (and the malformed lines) goes to `tally`."""
+    for index in indices:
+        row = 0
+        source = log.files[index]
+        for raw, bad in file_batches(log, index, columns, batch_rows):
+            if bad:
+                tally.add_malformed(bad, source)
+            if raw is None or not len(raw):
+                continue
+            p = prepare_batch(raw, columns, known, index, row, source, n_buckets)
+            row += len(raw)
+            tally.add(len(raw), p)
+            yield p
+
+
 # ---- the log's item and action vocabulary ---------------------------------------------------
 
 
@@ -565,3 +664,73 @@ def _duplicate_rejects(dups: pa.Table, sources: list[str]) -> pa.Table:
         "line": pa.nulls(n, pa.string()),
     }
     return pa.table(data, schema=REJECT_SCHEMA)
+
+
+# ---- the whole computation in one process ---------------------------------------------------
+
+
+def log_signals(vocab: Vocabulary, sub_day: bool) -> Signals:
+    """What the log offers a window (Signals.from_log's rules, from the vocabulary's facts)."""
+    base = Signals.from_log(vocab.item_categories, len(vocab.action_names), None, np.zeros(1))
+    return Signals(base.shares, base.n_actions, vocab.has_value and vocab.value_spread, sub_day)
+
+
+def summary_vocabulary(facts: pa.Table, summary: dict) -> Vocabulary:
+    """vocabulary() from the item facts and a read's summary (ReadTally.summary)."""
+    n, lo, hi = summary["values"]
+    lo = np.inf if lo is None else lo
+    hi = -np.inf if hi is None else hi
+    return vocabulary(facts, set(summary["actions"]), summary["missing_action"], (n, lo, hi))
+
+
+@dataclass
+class LocalResult:
+    """prepare_local's output: the whole log as one Partition, the read's summary (rows_in,
+    rejected by reason, duplicates included), every rejected row, and the vocabulary."""
+
+    partition: Partition
+    report: dict
+    rejects: pa.Table
+    vocab: Vocabulary
+
+
+def prepare_local(
+    source: str,
+    columns: Columns | None = None,
+    known: Known | None = None,
+    fmt: str = "auto",
+    window: InteractionWindow | None = None,
+    stride: int | None = None,
+    steps: bool = True,
+    batch_rows: int = BATCH_ROWS,
+    filesystem=None,
+) -> LocalResult:
+    """The pipeline's computation in this process with the same steps (read in batches,
+    validate, vocabulary, sort, deduplicate, windows), all users in one partition: the
+    single-process baseline of benchmarks/pipeline.py and the reference of its tests.
+    report: rows_in, rows_out, rows_rejected, rejected (every validate.REJECT_REASONS)."""
+    log = list_log(source, fmt, filesystem)
+    tally = ReadTally()
+    batches = read_files(log, range(len(log)), columns or Columns(), known, 1, tally, batch_rows)
+    valid = [p.valid for p in batches]
+    summary = tally.summary()
+    vocab = summary_vocabulary(tally.fact_table(), summary)
+    sig = log_signals(vocab, summary["sub_day"])
+    stride = stride or (window.size if window is not None else 10)
+    part = finish_partition(valid, vocab, list(log.files), window, sig, stride, steps)
+    rejected = {**summary["rejected"], "duplicate": len(part.duplicates)}
+    report = {
+        "files": len(log),
+        "format": log.format,
+        "rows_in": summary["rows_in"],
+        "rows_out": len(part.log),
+        "rows_rejected": sum(rejected.values()),
+        "rejected": rejected,
+        "users": len(part.sequences),
+        "items": len(vocab.items),
+        "windows": 0 if part.windows is None else len(part.windows),
+    }
+    if report["rows_in"] != report["rows_out"] + report["rows_rejected"]:  # a bug, not bad data
+        raise RuntimeError(f"row accounting does not add up: {report}")
+    rejects = pa.concat_tables([tally.reject_table(), part.duplicates])
+    return LocalResult(part, report, rejects, vocab)

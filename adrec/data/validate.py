@@ -362,6 +362,12 @@ def parse_times(
             text = _stripped_text(s)
             numbers = pd.to_numeric(text, errors="coerce").to_numpy(np.float64, na_value=np.nan)
             is_number = ~np.isnan(numbers) & ~missing
+            # A boolean is not a time (a JSON `true` would otherwise read as 1 s).
+            flags = np.fromiter((isinstance(v, bool | np.bool_) for v in s.to_numpy(object)),
+                                bool, n)  # fmt: skip
+            bad |= flags
+            is_number &= ~flags
+            missing &= ~flags
         seconds[is_number] = _numeric_seconds(numbers[is_number], per_second)
         rest = ~missing & ~is_number
         if rest.any():

@@ -46,19 +46,19 @@ import ray
 import ray.data
 
 from adrec.data.log_prep import (
-    FACT_SCHEMA,
     REJECT_SCHEMA,
     LogFiles,
+    ReadTally,
     Vocabulary,
-    file_batches,
     finish_partition,
     list_log,
-    malformed_rows,
-    prepare_batch,
+    log_signals,
+    merge_summaries,
+    read_files,
     resolve_filesystem,
-    vocabulary,
+    summary_vocabulary,
 )
-from adrec.data.validate import REJECT_REASONS, Columns, Known
+from adrec.data.validate import Columns, Known
 from adrec.detectors.behaviour.windows import InteractionWindow, Signals
 
 FLUSH_ROWS = 1_000_000  # valid rows a read task buffers before writing its partitions' files
@@ -146,15 +146,9 @@ def _prepare_group(batch: dict, log: LogFiles, opts: PipelineOptions, out: _Outp
     """Stage 1 for one group of files (a Ray Data map over group numbers)."""
     group = int(batch["group"][0])
     files = [int(i) for i in batch["files"][0]]
-    counts = dict.fromkeys(REJECT_REASONS[:-1], 0)
+    tally = ReadTally()
     buffers: dict[int, list[pa.Table]] = {}
     buffered, flushes = 0, 0
-    rejects: list[pa.Table] = []
-    facts: list[pa.Table] = []
-    actions: set[str] = set()
-    missing_action, sub_day = False, False
-    present, lo, hi = 0, np.inf, -np.inf
-    rows_in = 0
 
     def flush() -> None:
         nonlocal buffered, flushes
@@ -164,50 +158,22 @@ def _prepare_group(batch: dict, log: LogFiles, opts: PipelineOptions, out: _Outp
         buffers.clear()
         buffered, flushes = 0, flushes + 1
 
-    for index in files:
-        row = 0
-        for raw, bad in file_batches(log, index, opts.columns, opts.batch_rows):
-            source = log.files[index]
-            if bad:
-                counts["malformed_line"] += len(bad)
-                rows_in += len(bad)
-                rejects.append(malformed_rows(bad, source))
-            if raw is None or not len(raw):
-                continue
-            p = prepare_batch(raw, opts.columns, opts.known, index, row, source, n_parts)
-            row += len(raw)
-            rows_in += len(raw)
-            for reason, n in p.counts.items():
-                counts[reason] += n
-            if len(p.rejects):
-                rejects.append(p.rejects)
-            facts.append(p.facts)
-            actions |= p.actions
-            missing_action |= p.missing_action
-            present += p.values[0]
-            lo, hi = min(lo, p.values[1]), max(hi, p.values[2])
-            ts = p.valid["timestamp"].to_numpy()
-            sub_day |= bool((ts % 86_400 != 0).any())
-            order = np.argsort(p.bucket, kind="stable")
-            cuts = np.searchsorted(p.bucket[order], np.arange(n_parts + 1))
-            sorted_rows = p.valid.take(pa.array(order))
-            for part in np.flatnonzero(np.diff(cuts)):
-                a, b = int(cuts[part]), int(cuts[part + 1])
-                buffers.setdefault(int(part), []).append(sorted_rows.slice(a, b - a))
-            buffered += len(p.valid)
-            if buffered >= FLUSH_ROWS:
-                flush()
+    for p in read_files(log, files, opts.columns, opts.known, n_parts, tally, opts.batch_rows):
+        order = np.argsort(p.bucket, kind="stable")
+        cuts = np.searchsorted(p.bucket[order], np.arange(n_parts + 1))
+        sorted_rows = p.valid.take(pa.array(order))
+        for part in np.flatnonzero(np.diff(cuts)):
+            a, b = int(cuts[part]), int(cuts[part + 1])
+            buffers.setdefault(int(part), []).append(sorted_rows.slice(a, b - a))
+        buffered += len(p.valid)
+        if buffered >= FLUSH_ROWS:
+            flush()
     if buffers:
         flush()
-    if rejects:
-        out.write(pa.concat_tables(rejects), "rejects", f"rows-g{group:05d}.parquet")
-    fact_table = pa.concat_tables(facts) if facts else FACT_SCHEMA.empty_table()
-    fact_table = fact_table.group_by(["item_id", "category"]).aggregate([])
-    out.write(fact_table, "staging", "facts", f"g{group:05d}.parquet")
-    stats = {"group": group, "files": len(files), "rows_in": rows_in, "rejected": counts,
-             "actions": sorted(actions), "missing_action": missing_action, "sub_day": sub_day,
-             "values": [present, lo if np.isfinite(lo) else None,
-                        hi if np.isfinite(hi) else None]}  # fmt: skip
+    if tally.rejects:
+        out.write(tally.reject_table(), "rejects", f"rows-g{group:05d}.parquet")
+    out.write(tally.fact_table(), "staging", "facts", f"g{group:05d}.parquet")
+    stats = {"group": group, "files": len(files), **tally.summary()}
     return {"stats": [json.dumps(stats)]}
 
 
@@ -247,9 +213,7 @@ def _load_vocabulary(out: _Output) -> Vocabulary:
 def _signals(vocab: Vocabulary, out: _Output) -> Signals:
     with out.fs.open_input_stream(out.path("vocabulary.json")) as f:
         meta = json.loads(f.read())
-    has_values = vocab.has_value and vocab.value_spread
-    base = Signals.from_log(vocab.item_categories, len(vocab.action_names), None, np.zeros(1))
-    return Signals(base.shares, base.n_actions, has_values, bool(meta["sub_day"]))
+    return log_signals(vocab, bool(meta["sub_day"]))
 
 
 def _iter_stats(ds: ray.data.Dataset):
@@ -312,22 +276,12 @@ def run_pipeline(
                 f"({rows_seen / max(dt, 1e-9):,.0f} rows/s), {dt:.1f} s")  # fmt: skip
         t_read = time.perf_counter() - t0
 
-        rejected = dict.fromkeys(REJECT_REASONS, 0)
-        for s in stats:
-            for r, n in s["rejected"].items():
-                rejected[r] += n
+        read = merge_summaries(stats)
+        rejected = {**read["rejected"], "duplicate": 0}
         fact_files = output.read_dir("staging", "facts")
         facts = pa.concat_tables([pq.read_table(f, filesystem=output.fs) for f in fact_files])
-        present = sum(s["values"][0] for s in stats)
-        lows = [s["values"][1] for s in stats if s["values"][1] is not None]
-        highs = [s["values"][2] for s in stats if s["values"][2] is not None]
-        vocab = vocabulary(
-            facts,
-            set().union(*[set(s["actions"]) for s in stats]),
-            any(s["missing_action"] for s in stats),
-            (present, min(lows, default=np.inf), max(highs, default=-np.inf)),
-        )
-        sub_day = any(s["sub_day"] for s in stats)
+        vocab = summary_vocabulary(facts, read)
+        sub_day = read["sub_day"]
         output.write(pa.Table.from_pandas(vocab.to_frame(), preserve_index=False), "items.parquet")
         meta = {**vocab.meta(), "sub_day": sub_day}
         with output.fs.open_output_stream(output.path("vocabulary.json")) as f:
