@@ -1,0 +1,371 @@
+"""The log pipeline at 1M, 3M and 10M events: Ray Data (adrec.distributed.pipeline) against the
+same computation in one process with pandas / pyarrow (adrec.data.log_prep.prepare_local, the
+same read, validation, sort, deduplication and windows, then the same Parquet outputs), in the
+same run, on the same simulated log. Writes reports/pipeline/pipeline.md and pipeline.json.
+
+    OMP_NUM_THREADS=1 nice -n 10 uv run python benchmarks/pipeline.py \
+        --sizes 1000000,3000000,10000000
+
+Each measured run is a child process of this script (`_run`); a sampler walks /proc every
+0.25 s and records the peak, over time, of the summed memory of that child and every process
+under it (for Ray: the driver, GCS, raylet, workers and their helpers), as PSS (shared pages
+split between the processes that map them: the object store is counted once) and as RSS
+(shared pages counted in every process: an upper bound). "windowing s" is the pipeline's own
+time (read, validate, partition, sort, deduplicate, windows, write); Ray's start-up
+(ray.init) and the child's imports are reported apart. Events/s = events / windowing s.
+
+The log: `events/date=YYYY-MM-DD/part-0.parquet` in the product's event schema (user_id,
+timestamp, item_id, category, action, value), about 100 events per user over 56 days, 20k
+items in 12 categories; generated vectorised (the simulator's per-user loop is too slow for
+10M events); 0.1% of the rows exact duplicates, so the deduplication does work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+ROOT = Path(__file__).resolve().parents[1]
+DAY = 86_400
+START = 1_767_225_600  # 2026-01-01T00:00:00Z
+CATEGORIES = ("books", "electronics", "fashion", "home", "garden", "sports", "toys", "food",
+              "beauty", "music", "office", "travel")  # fmt: skip
+ACTIONS = ("view", "cart", "purchase")
+
+
+# ---- the simulated log ---------------------------------------------------------------------
+
+
+def generate(n_events: int, folder: Path, seed: int = 0, days: int = 56) -> dict:
+    """A simulated log of n_events rows under folder/events (one Parquet file per day)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from adrec.data.schema import EVENT_SCHEMA
+
+    if folder.exists():
+        shutil.rmtree(folder)
+    rng = np.random.default_rng(seed)
+    n_users, n_items = max(1, n_events // 100), 20_000
+    item_cat = rng.integers(0, len(CATEGORIES), n_items)
+    price = np.round(rng.lognormal(3.0, 0.8, n_items), 2)
+    per_day = np.bincount(rng.integers(0, days, n_events), minlength=days)
+    files = 0
+    for day, n in enumerate(per_day):
+        if not n:
+            continue
+        user = rng.integers(1, n_users + 1, n)
+        item = rng.zipf(1.3, n) % n_items
+        ts = START + day * DAY + rng.integers(0, DAY, n)
+        u = rng.random(n)
+        action = np.where(u < 0.05, 2, np.where(u < 0.2, 1, 0))
+        value = np.where(action == 2, price[item], 0.0)
+        n_dup = n // 1000
+        if n_dup:  # exact repeats of earlier rows of the day
+            src, dst = rng.choice(n, n_dup, replace=False), rng.choice(n, n_dup, replace=False)
+            user[dst], item[dst], ts[dst] = user[src], item[src], ts[src]
+            action[dst], value[dst] = action[src], value[src]
+        order = np.lexsort((ts, user))
+        table = pa.table(
+            {
+                "user_id": user[order],
+                "timestamp": pa.array(ts[order].astype("datetime64[s]")),
+                "item_id": item[order] + 1,
+                "category": pa.array(np.asarray(CATEGORIES)[item_cat[item[order]]]),
+                "action": pa.array(np.asarray(ACTIONS)[action[order]]),
+                "value": value[order],
+            },
+            schema=EVENT_SCHEMA,
+        )
+        date = time.strftime("%Y-%m-%d", time.gmtime(START + day * DAY))
+        out = folder / "events" / f"date={date}"
+        out.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, out / "part-0.parquet")
+        files += 1
+    return {"events": int(n_events), "users": n_users, "items": n_items, "files": files}
+
+
+# ---- one measured run (a child process) ----------------------------------------------------
+
+
+def run_one(engine: str, data: Path, out: Path, cpus: int, window: int) -> dict:
+    """The pipeline on `data` with `engine` (ray or local); returns its timings and counts."""
+    t_import = time.perf_counter()
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from adrec.detectors.behaviour.windows import InteractionWindow
+
+    win = InteractionWindow(window, window)
+    if out.exists():
+        shutil.rmtree(out)
+    if engine == "local":
+        from adrec.data.log_prep import prepare_local
+
+        t0 = time.perf_counter()
+        res = prepare_local(str(data), window=win)
+        out.mkdir(parents=True)
+        for name in ("log", "sequences", "windows"):
+            pq.write_table(getattr(res.partition, name), out / f"{name}.parquet")
+        pq.write_table(pa.Table.from_pandas(res.vocab.to_frame()), out / "items.parquet")
+        pq.write_table(res.rejects, out / "rejects.parquet")
+        seconds = time.perf_counter() - t0
+        return {"engine": engine, "import_s": t0 - t_import, "startup_s": 0.0,
+                "windowing_s": seconds, **res.report}  # fmt: skip
+    import ray
+
+    from adrec.distributed.pipeline import PipelineOptions, run_pipeline
+
+    t1 = time.perf_counter()
+    ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False,
+             configure_logging=False)  # fmt: skip
+    t2 = time.perf_counter()
+    try:
+        report = run_pipeline(str(data), str(out), PipelineOptions(window=win),
+                              log=lambda m: print(m, file=sys.stderr, flush=True))  # fmt: skip
+    finally:
+        t3 = time.perf_counter()
+        ray.shutdown()
+    return {"engine": engine, "import_s": t1 - t_import, "startup_s": t2 - t1,
+            "windowing_s": t3 - t2, "stage_s": report["seconds"], **report}  # fmt: skip
+
+
+# ---- memory of a process tree --------------------------------------------------------------
+
+
+def _children() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        kids.setdefault(ppid, []).append(int(entry.name))
+    return kids
+
+
+def _tree(pid: int) -> list[int]:
+    kids, out, todo = _children(), [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def _memory_kib(pid: int) -> tuple[int, int]:
+    """(PSS, RSS) of one process in KiB (0, 0 when it is gone)."""
+    pss = rss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+                elif line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+    except OSError:
+        pass
+    return pss, rss
+
+
+class TreeSampler:
+    """The peak summed PSS and RSS of a process and everything under it, sampled."""
+
+    def __init__(self, pid: int, every: float = 0.25):
+        self.pid, self.every = pid, every
+        self.peak_pss = self.peak_rss = 0
+        self.peak_procs = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            pids = _tree(self.pid)
+            mem = [_memory_kib(p) for p in pids]
+            self.peak_pss = max(self.peak_pss, sum(m[0] for m in mem))
+            self.peak_rss = max(self.peak_rss, sum(m[1] for m in mem))
+            self.peak_procs = max(self.peak_procs, len(pids))
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> TreeSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def measure(engine: str, data: Path, out: Path, cpus: int, window: int, echo) -> dict:
+    """Run one engine in a child process, sampling its process tree's memory."""
+    result = out.with_suffix(".result.json")
+    cmd = [sys.executable, __file__, "_run", engine, str(data), str(out), str(result),
+           str(cpus), str(window)]  # fmt: skip
+    env = {**os.environ, "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0",
+           "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled")}  # fmt: skip
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    with TreeSampler(proc.pid) as sampler:
+        for line in proc.stderr:
+            if line.startswith(("pipeline", "  ")):
+                echo(f"    [{engine}] {line.rstrip()}")
+        rc = proc.wait()
+    if rc != 0:
+        raise RuntimeError(f"{engine} run on {data} failed with exit status {rc}")
+    r = json.loads(result.read_text())
+    r.update(process_s=time.perf_counter() - t0, peak_pss_gib=sampler.peak_pss / 2**20,
+             peak_rss_gib=sampler.peak_rss / 2**20, processes=sampler.peak_procs)  # fmt: skip
+    r["events_per_s"] = r["rows_in"] / r["windowing_s"]
+    shutil.rmtree(out, ignore_errors=True)
+    return r
+
+
+# ---- the report ----------------------------------------------------------------------------
+
+
+def fit_line(x, y) -> tuple[float, float]:
+    """(slope, intercept) of the least-squares line y = slope * x + intercept."""
+    slope, intercept = np.polyfit(np.asarray(x, float), np.asarray(y, float), 1)
+    return float(slope), float(intercept)
+
+
+def growth(runs: list[dict], engine: str) -> dict:
+    rows = sorted((r for r in runs if r["engine"] == engine), key=lambda r: r["rows_in"])
+    if len(rows) < 2:
+        return {}
+    ev = [r["rows_in"] / 1e6 for r in rows]
+    s = [r["windowing_s"] for r in rows]
+    slope, intercept = fit_line(ev, s)
+    out = {"slope_s_per_million": slope, "intercept_s": intercept,
+           "sizes": [r["rows_in"] for r in rows]}  # fmt: skip
+    out["ratio_last_to_first"] = s[-1] / s[0]
+    out["events_ratio"] = rows[-1]["rows_in"] / rows[0]["rows_in"]
+    return out
+
+
+def render(result: dict) -> str:
+    lines = [
+        "# Log pipeline: Ray Data vs one process",
+        "",
+        f"Command: `{result['command']}`",
+        "",
+        f"Machine: {result['machine']}. Ray local cluster with {result['cpus']} CPUs; "
+        f"window {result['window']} interactions; OMP_NUM_THREADS="
+        f"{result['omp_threads']}.",
+        "",
+        "| events | engine | windowing s | events/s | start-up s | peak PSS GiB | peak RSS GiB"
+        " | processes | rows out | rejected | windows | partitions |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["runs"]:
+        lines.append(
+            f"| {r['rows_in']:,} | {r['engine']} | {r['windowing_s']:.1f} | "
+            f"{r['events_per_s']:,.0f} | {r['startup_s']:.1f} | {r['peak_pss_gib']:.2f} | "
+            f"{r['peak_rss_gib']:.2f} | {r['processes']} | {r['rows_out']:,} | "
+            f"{r['rows_rejected']:,} | {r['windows']:,} | {r.get('partitions', 1)} |"
+        )
+    lines += ["", "| engine | slope s per 1M events | intercept s | time ratio (events ratio) |",
+              "|---|---:|---:|---:|"]  # fmt: skip
+    for engine, g in result["growth"].items():
+        if g:
+            lines.append(
+                f"| {engine} | {g['slope_s_per_million']:.2f} | {g['intercept_s']:.2f} | "
+                f"{g['ratio_last_to_first']:.2f} ({g['events_ratio']:.0f}x) |"
+            )
+    lines += ["", "| events | Ray / one-process windowing time | Ray / one-process peak PSS |",
+              "|---:|---:|---:|"]  # fmt: skip
+    for n, c in result["comparison"].items():
+        lines.append(f"| {int(n):,} | {c['time_ratio']:.2f} | {c['pss_ratio']:.2f} |")
+    if result.get("skipped"):
+        lines += ["", "Not run: " + "; ".join(result["skipped"])]
+    return "\n".join(lines) + "\n"
+
+
+def main(
+    sizes: Annotated[str, typer.Option(help="Comma list of event counts.")] = (
+        "1000000,3000000,10000000"
+    ),
+    engines: Annotated[str, typer.Option(help="Comma list: ray, local.")] = "ray,local",
+    cpus: Annotated[int, typer.Option(help="CPUs of the local Ray cluster.")] = 2,
+    window: Annotated[int, typer.Option(help="Interaction window size (and stride).")] = 10,
+    work: Annotated[Path, typer.Option(help="Scratch folder for logs and outputs.")] = Path(
+        "/tmp/adrec-pipeline-bench"
+    ),
+    out_dir: Annotated[Path, typer.Option(help="Where the reports go.")] = Path("reports/pipeline"),
+    budget: Annotated[
+        float, typer.Option(help="Skip a size whose projected total (s) would pass this.")
+    ] = 3600.0,
+) -> None:
+    echo = lambda m: typer.echo(m, err=True)  # noqa: E731
+    t_start = time.perf_counter()
+    result = {
+        "command": "OMP_NUM_THREADS=" + os.environ.get("OMP_NUM_THREADS", "(unset)") + " "
+        + "uv run python benchmarks/pipeline.py " + " ".join(sys.argv[1:]),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}",
+        "cpus": cpus, "window": window, "omp_threads": os.environ.get("OMP_NUM_THREADS"),
+        "runs": [], "skipped": [],
+    }  # fmt: skip
+    out_dir.mkdir(parents=True, exist_ok=True)
+    per_event = None
+    for n in (int(s) for s in sizes.split(",")):
+        spent = time.perf_counter() - t_start
+        if per_event is not None and spent + per_event * n > budget:
+            result["skipped"].append(f"{n:,} events (projected {per_event * n:.0f} s)")
+            continue
+        t0 = time.perf_counter()
+        data = work / f"log-{n}"
+        echo(f"generating {n:,} events ...")
+        facts = generate(n, data)
+        echo(f"  {facts} in {time.perf_counter() - t0:.1f} s")
+        for engine in engines.split(","):
+            echo(f"  {engine} ...")
+            r = measure(engine, data, work / f"out-{engine}-{n}", cpus, window, echo)
+            r["generated"] = facts
+            result["runs"].append(r)
+            pss, rss = r["peak_pss_gib"], r["peak_rss_gib"]
+            echo(f"  {engine}: {r['windowing_s']:.1f} s, {r['events_per_s']:,.0f} events/s, "
+                 f"peak PSS {pss:.2f} GiB, RSS {rss:.2f} GiB")  # fmt: skip
+            _write(result, out_dir)
+        shutil.rmtree(data, ignore_errors=True)
+        per_event = (time.perf_counter() - t0) / n
+    _write(result, out_dir)
+    typer.echo(render(result))
+
+
+def _write(result: dict, out_dir: Path) -> None:
+    result["growth"] = {e: growth(result["runs"], e) for e in ("ray", "local")}
+    comp = {}
+    by = {(r["rows_in"], r["engine"]): r for r in result["runs"]}
+    for (n, e), r in by.items():
+        if e == "ray" and (n, "local") in by:
+            b = by[(n, "local")]
+            comp[str(n)] = {"time_ratio": r["windowing_s"] / b["windowing_s"],
+                            "pss_ratio": r["peak_pss_gib"] / b["peak_pss_gib"]}  # fmt: skip
+    result["comparison"] = comp
+    (out_dir / "pipeline.json").write_text(json.dumps(result, indent=2, default=float))
+    (out_dir / "pipeline.md").write_text(render(result))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_run":
+        _, _, engine, data, out, result_path, cpus, window = sys.argv
+        sys.path.insert(0, str(ROOT))
+        res = run_one(engine, Path(data), Path(out), int(cpus), int(window))
+        Path(result_path).write_text(json.dumps(res, default=float))
+    else:
+        typer.run(main)
