@@ -13,6 +13,9 @@ split between the processes that map them: the object store is counted once) and
 (shared pages counted in every process: an upper bound). "windowing s" is the pipeline's own
 time (read, validate, partition, sort, deduplicate, windows, write); Ray's start-up
 (ray.init) and the child's imports are reported apart. Events/s = events / windowing s.
+"CPU s" is the user + system time of every process of the run (the most each one reached
+while sampled), and "machine load" the mean 1-minute load average during the run: the machine
+is shared, and wall times move with what else runs on it.
 
 The log: `events/date=YYYY-MM-DD/part-0.parquet` in the product's event schema (user_id,
 timestamp, item_id, category, action, value), about 100 events per user over 56 days, 20k
@@ -158,6 +161,24 @@ def _children() -> dict[int, list[int]]:
     return kids
 
 
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process so far (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def load_average() -> float:
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
 def _tree(pid: int) -> list[int]:
     kids, out, todo = _children(), [], [pid]
     while todo:
@@ -189,6 +210,8 @@ class TreeSampler:
         self.pid, self.every = pid, every
         self.peak_pss = self.peak_rss = 0
         self.peak_procs = 0
+        self.cpu: dict[int, float] = {}  # the most CPU seconds seen of each process
+        self.loads: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -199,6 +222,9 @@ class TreeSampler:
             self.peak_pss = max(self.peak_pss, sum(m[0] for m in mem))
             self.peak_rss = max(self.peak_rss, sum(m[1] for m in mem))
             self.peak_procs = max(self.peak_procs, len(pids))
+            for p in pids:
+                self.cpu[p] = max(self.cpu.get(p, 0.0), _cpu_s(p))
+            self.loads.append(load_average())
             self._stop.wait(self.every)
 
     def __enter__(self) -> TreeSampler:
@@ -228,7 +254,9 @@ def measure(engine: str, data: Path, out: Path, cpus: int, window: int, echo) ->
         raise RuntimeError(f"{engine} run on {data} failed with exit status {rc}")
     r = json.loads(result.read_text())
     r.update(process_s=time.perf_counter() - t0, peak_pss_gib=sampler.peak_pss / 2**20,
-             peak_rss_gib=sampler.peak_rss / 2**20, processes=sampler.peak_procs)  # fmt: skip
+             peak_rss_gib=sampler.peak_rss / 2**20, processes=sampler.peak_procs,
+             cpu_s=sum(sampler.cpu.values()),
+             load_average=float(np.mean(sampler.loads)) if sampler.loads else None)  # fmt: skip
     r["events_per_s"] = r["rows_in"] / r["windowing_s"]
     shutil.rmtree(out, ignore_errors=True)
     return r
@@ -267,15 +295,17 @@ def render(result: dict) -> str:
         f"window {result['window']} interactions; OMP_NUM_THREADS="
         f"{result['omp_threads']}.",
         "",
-        "| events | engine | windowing s | events/s | start-up s | peak PSS GiB | peak RSS GiB"
-        " | processes | rows out | rejected | windows | partitions |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| events | engine | windowing s | events/s | start-up s | CPU s (all processes) | "
+        "peak PSS GiB | peak RSS GiB | processes | machine load | rows out | rejected | "
+        "windows | partitions |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in result["runs"]:
         lines.append(
             f"| {r['rows_in']:,} | {r['engine']} | {r['windowing_s']:.1f} | "
-            f"{r['events_per_s']:,.0f} | {r['startup_s']:.1f} | {r['peak_pss_gib']:.2f} | "
-            f"{r['peak_rss_gib']:.2f} | {r['processes']} | {r['rows_out']:,} | "
+            f"{r['events_per_s']:,.0f} | {r['startup_s']:.1f} | {r['cpu_s']:.0f} | "
+            f"{r['peak_pss_gib']:.2f} | {r['peak_rss_gib']:.2f} | {r['processes']} | "
+            f"{r['load_average']:.1f} | {r['rows_out']:,} | "
             f"{r['rows_rejected']:,} | {r['windows']:,} | {r.get('partitions', 1)} |"
         )
     lines += ["", "| engine | slope s per 1M events | intercept s | time ratio (events ratio) |",

@@ -167,12 +167,13 @@ class _Columns:
 
         sig = self.sig
         feats = []
-        shares = None
+        shares = share_sums = None
         if sig.n_categories and not self.window.activity_only:
             shares = sig.shares[self.item[rows]]  # [U, L, C]
+            share_sums = run(shares)  # the features and the steps both read these
         for name in self.blocks:
             if name == "categories":
-                r, p = means(run(shares))
+                r, p = means(share_sums)
                 feats.append(r - p)
             elif name == "actions":
                 a = np.clip(self.action[rows], 0, sig.n_actions - 1)
@@ -189,7 +190,7 @@ class _Columns:
         X = np.concatenate(feats, axis=1).astype(np.float32)
         steps = None
         if with_steps:
-            steps = self._steps(rows, valid, t, shares, slot, e, r0, now, run)
+            steps = self._steps(rows, valid, t, shares, share_sums, slot, e, r0, now)
         return X, steps, now, window_start
 
     def _value_shift(self, rows, valid, slot, e, r0) -> np.ndarray:
@@ -234,13 +235,12 @@ class _Columns:
             ]
         )
 
-    def _steps(self, rows, valid, t, shares, slot, e, r0, now, run) -> np.ndarray:
+    def _steps(self, rows, valid, t, shares, share_sums, slot, e, r0, now) -> np.ndarray:
         s, sig, w = self.window.size, self.sig, self.window
         recent_idx = r0[:, None] + np.arange(s)[None, :]  # [P, s]
         cols = []
         if not w.activity_only and sig.n_categories:
-            c = run(shares)
-            profile_mean = c[slot, r0] / r0[:, None]
+            profile_mean = share_sums[slot, r0] / r0[:, None]
             cols.append(shares[slot[:, None], recent_idx] - profile_mean[:, None, :])
         if not w.activity_only and sig.has_values:
             v = _signed_log(np.nan_to_num(self.value[rows]))
