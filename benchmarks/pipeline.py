@@ -217,15 +217,18 @@ class TreeSampler:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            pids = _tree(self.pid)
-            mem = [_memory_kib(p) for p in pids]
-            self.peak_pss = max(self.peak_pss, sum(m[0] for m in mem))
-            self.peak_rss = max(self.peak_rss, sum(m[1] for m in mem))
-            self.peak_procs = max(self.peak_procs, len(pids))
-            for p in pids:
-                self.cpu[p] = max(self.cpu.get(p, 0.0), _cpu_s(p))
-            self.loads.append(load_average())
+            self.sample()
             self._stop.wait(self.every)
+
+    def sample(self) -> None:
+        pids = _tree(self.pid)
+        mem = [_memory_kib(p) for p in pids]
+        self.peak_pss = max(self.peak_pss, sum(m[0] for m in mem))
+        self.peak_rss = max(self.peak_rss, sum(m[1] for m in mem))
+        self.peak_procs = max(self.peak_procs, len(pids))
+        for p in pids:
+            self.cpu[p] = max(self.cpu.get(p, 0.0), _cpu_s(p))
+        self.loads.append(load_average())
 
     def __enter__(self) -> TreeSampler:
         self._thread.start()
@@ -234,6 +237,7 @@ class TreeSampler:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+        self.sample()
 
 
 def measure(engine: str, data: Path, out: Path, cpus: int, window: int, echo) -> dict:
