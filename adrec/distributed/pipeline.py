@@ -144,6 +144,7 @@ class _Output:
 
 def _prepare_group(batch: dict, log: LogFiles, opts: PipelineOptions, out: _Output, n_parts: int):
     """Stage 1 for one group of files (a Ray Data map over group numbers)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     group = int(batch["group"][0])
     files = [int(i) for i in batch["files"][0]]
     tally = ReadTally()
@@ -173,12 +174,14 @@ def _prepare_group(batch: dict, log: LogFiles, opts: PipelineOptions, out: _Outp
     if tally.rejects:
         out.write(tally.reject_table(), "rejects", f"rows-g{group:05d}.parquet")
     out.write(tally.fact_table(), "staging", "facts", f"g{group:05d}.parquet")
-    stats = {"group": group, "files": len(files), **tally.summary()}
+    took = {"task_s": time.perf_counter() - t0, "task_cpu_s": time.process_time() - c0}
+    stats = {"group": group, "files": len(files), **tally.summary(), **took}
     return {"stats": [json.dumps(stats)]}
 
 
 def _finish_bucket(batch: dict, out: _Output, sources: list[str], opts: PipelineOptions):
     """Stage 3 for one partition (a Ray Data map over partition numbers)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     part = int(batch["bucket"][0])
     files = out.read_dir("staging", f"bucket={part:05d}")
     tables = [pq.read_table(f, filesystem=out.fs) for f in files]
@@ -197,8 +200,9 @@ def _finish_bucket(batch: dict, out: _Output, sources: list[str], opts: Pipeline
     for f in files:
         out.fs.delete_file(f)
     n_windows = 0 if p.windows is None else len(p.windows)
+    took = {"task_s": time.perf_counter() - t0, "task_cpu_s": time.process_time() - c0}
     stats = {"bucket": part, "rows_out": len(p.log), "duplicates": len(p.duplicates),
-             "users": len(p.sequences), "windows": n_windows}  # fmt: skip
+             "users": len(p.sequences), "windows": n_windows, **took}  # fmt: skip
     return {"stats": [json.dumps(stats)]}
 
 
@@ -329,6 +333,12 @@ def run_pipeline(
             "read_validate_partition": round(t_read, 2),
             "total": round(time.perf_counter() - t0, 2),
         },  # fmt: skip
+        # Each task's own wall and CPU seconds: a per-task cost model of the run (how long
+        # each stage would take on more CPUs: benchmarks/pipeline.py projects it).
+        "tasks": {
+            "read": [[round(x["task_s"], 3), round(x["task_cpu_s"], 3)] for x in stats],
+            "partition": [[round(x["task_s"], 3), round(x["task_cpu_s"], 3)] for x in done],
+        },
     }
     if rows_in != rows_out + report["rows_rejected"]:  # a bug, not bad data
         raise RuntimeError(f"row accounting does not add up: {report}")
