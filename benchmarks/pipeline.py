@@ -285,6 +285,9 @@ def growth(runs: list[dict], engine: str) -> dict:
     out = {"slope_s_per_million": slope, "intercept_s": intercept,
            "sizes": [r["rows_in"] for r in rows]}  # fmt: skip
     out["ratio_last_to_first"] = s[-1] / s[0]
+    cpu = [r["cpu_s"] for r in rows]
+    out["cpu_slope_s_per_million"], out["cpu_intercept_s"] = fit_line(ev, cpu)
+    out["cpu_ratio_last_to_first"] = cpu[-1] / cpu[0]
     out["events_ratio"] = rows[-1]["rows_in"] / rows[0]["rows_in"]
     return out
 
@@ -304,8 +307,14 @@ def projection(r: dict, cpus: int) -> dict:
     here = stage_model(tasks["read"], cpus) + stage_model(tasks["partition"], cpus)
     other = max(0.0, r["windowing_s"] - here)
     two = stage_model(tasks["read"], 2 * cpus) + stage_model(tasks["partition"], 2 * cpus)
+    # The same from the tasks' CPU seconds: what the stages would take on CPUs of their own
+    # (a machine not shared with other jobs), the driver's part left out (a lower bound).
+    cpu_tasks = {k: [[t[1], t[1]] for t in v] for k, v in tasks.items()}
+    cpu_here = sum(stage_model(cpu_tasks[k], cpus) for k in ("read", "partition"))
+    cpu_two = sum(stage_model(cpu_tasks[k], 2 * cpus) for k in ("read", "partition"))
     return {"model_here_s": here + other, "driver_and_scheduling_s": other,
             "model_two_nodes_s": two + other,
+            "cpu_model_here_s": cpu_here, "cpu_model_two_nodes_s": cpu_two,
             "task_cpu_s": sum(t[1] for t in tasks["read"] + tasks["partition"]),
             "task_wall_s": sum(t[0] for t in tasks["read"] + tasks["partition"])}  # fmt: skip
 
@@ -333,13 +342,16 @@ def render(result: dict) -> str:
             f"{r['load_average']:.1f} | {r['rows_out']:,} | "
             f"{r['rows_rejected']:,} | {r['windows']:,} | {r.get('partitions', 1)} |"
         )
-    lines += ["", "| engine | slope s per 1M events | intercept s | time ratio (events ratio) |",
-              "|---|---:|---:|---:|"]  # fmt: skip
+    lines += ["", "| engine | slope s per 1M events | intercept s | time ratio (events ratio) "
+              "| CPU s slope per 1M | CPU s intercept | CPU s ratio |",
+              "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for engine, g in result["growth"].items():
         if g:
             lines.append(
                 f"| {engine} | {g['slope_s_per_million']:.2f} | {g['intercept_s']:.2f} | "
-                f"{g['ratio_last_to_first']:.2f} ({g['events_ratio']:.0f}x) |"
+                f"{g['ratio_last_to_first']:.2f} ({g['events_ratio']:.0f}x) | "
+                f"{g['cpu_slope_s_per_million']:.2f} | {g['cpu_intercept_s']:.2f} | "
+                f"{g['cpu_ratio_last_to_first']:.2f} |"
             )
     lines += ["", "| events | Ray / one-process windowing time | Ray / one-process peak PSS |",
               "|---:|---:|---:|"]  # fmt: skip
@@ -349,13 +361,16 @@ def render(result: dict) -> str:
         lines += ["", "Per-task cost model of the Ray runs (each task's own seconds; a stage takes "
                   "max(longest task, sum of tasks / CPUs)):", "",
                   "| events | Ray measured s | tasks' wall s (sum) | tasks' CPU s (sum) | "
-                  "driver + scheduling s | model: 2 nodes s | one process s |",
-                  "|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+                  "driver + scheduling s | model: 2 nodes s | tasks on idle CPUs: 1 node s | "
+                  "tasks on idle CPUs: 2 nodes s | one process s | one process CPU s |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
         for n, p in result["projection"].items():
             lines.append(
                 f"| {int(n):,} | {p['measured_s']:.1f} | {p['task_wall_s']:.1f} | "
                 f"{p['task_cpu_s']:.1f} | {p['driver_and_scheduling_s']:.1f} | "
-                f"{p['model_two_nodes_s']:.1f} | {p.get('one_process_s', float('nan')):.1f} |"
+                f"{p['model_two_nodes_s']:.1f} | {p['cpu_model_here_s']:.1f} | "
+                f"{p['cpu_model_two_nodes_s']:.1f} | {p.get('one_process_s', float('nan')):.1f} | "
+                f"{p.get('one_process_cpu_s', float('nan')):.1f} |"
             )
     if result.get("skipped"):
         lines += ["", "Not run: " + "; ".join(result["skipped"])]
@@ -430,6 +445,7 @@ def _write(result: dict, out_dir: Path) -> None:
             proj[str(n)] = {"measured_s": r["windowing_s"], **projection(r, result["cpus"])}
             if (n, "local") in by:
                 proj[str(n)]["one_process_s"] = by[(n, "local")]["windowing_s"]
+                proj[str(n)]["one_process_cpu_s"] = by[(n, "local")]["cpu_s"]
     result["projection"] = proj
     (out_dir / "pipeline.json").write_text(json.dumps(result, indent=2, default=float))
     (out_dir / "pipeline.md").write_text(render(result))
