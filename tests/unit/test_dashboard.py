@@ -251,6 +251,26 @@ def test_summary_and_population_describe_the_run(client, dashboard_run):
     assert sum(p["histogram"]["all"]) == s["scored_windows"]
 
 
+def test_a_run_trained_from_a_log_elsewhere_finds_its_ground_truth(dashboard_run, tmp_path):
+    """`adrec train --logs data/sim` leaves no RUN_DIR/data: the truth beside the log the fit
+    report names is found, so a served run (no --logs there) draws recall and false alarms."""
+    import shutil
+
+    logs = tmp_path / "sim"
+    logs.mkdir()
+    shutil.copy(dashboard_run / "data" / "life_events.parquet", logs)
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("scores.parquet", "engine.json"):
+        shutil.copy(dashboard_run / name, run)
+    report = json.loads((dashboard_run / "fit_report.json").read_text())
+    (run / "fit_report.json").write_text(json.dumps({**report, "logs": str(logs)}))
+    assert RunData(run).logs == logs and RunData(run).truth is not None
+    assert "recall" in RunData(run).population()
+    (run / "fit_report.json").write_text(json.dumps({**report, "logs": None}))
+    assert RunData(run).truth is None
+
+
 def test_the_user_search_puts_an_exact_match_first(client):
     everyone = client.get("/dashboard/api/users", params={"limit": 500}).json()
     assert everyone["total"] == everyone["matched"] == 40
