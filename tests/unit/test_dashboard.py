@@ -346,6 +346,34 @@ def test_report_command_writes_one_offline_file(dashboard_run, tmp_path):
     assert len(users) == 40 and all("weights" in u for u in users.values())
 
 
+def test_report_live_carries_a_services_numbers_as_they_were(dashboard_run, tmp_path,
+                                                              monkeypatch):  # fmt: skip
+    import adrec.dashboard.report as report
+
+    live = LiveMetrics()
+    for i in range(5):
+        live.record(0.02, 200, anomalous=i == 0)
+    asked = []
+
+    def snapshot(url):
+        asked.append(url)
+        return {**live.snapshot(), "url": url}
+
+    monkeypatch.setattr(report, "live_snapshot", snapshot)
+    out = tmp_path / "live.html"
+    result = CliRunner().invoke(cli, ["report", "--run-dir", str(dashboard_run), "--out",
+                                      str(out), "--live", "http://127.0.0.1:8000"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = embedded_json(out.read_text(), "adrec-data")
+    assert asked == ["http://127.0.0.1:8000"]
+    assert data["live"]["totals"]["requests"] == 5 and data["live"]["anomalous_share"] == 0.2
+    monkeypatch.undo()  # a service that does not answer: the option is named
+    result = CliRunner().invoke(cli, ["report", "--run-dir", str(dashboard_run), "--out",
+                                      str(out), "--live", "http://127.0.0.1:9"],
+                                env={"COLUMNS": "200", "NO_COLOR": "1"})  # fmt: skip
+    assert result.exit_code == 2 and "cannot read the live numbers" in result.output
+
+
 @pytest.mark.parametrize(
     ("command", "args", "message"),
     [("report", ["--run-dir", "nowhere"], "not a trained run directory"),
