@@ -198,6 +198,7 @@ def test_the_report_shows_the_services_live_numbers_as_they_were(
     assert int(page.locator("#live-tiles .tile .v").first.inner_text().replace(",", "")) >= 12
     page.wait_for_timeout(6000)  # longer than the served page's poll: nothing is asked
     assert outside == [] and page.evaluate("window.adrecReady.live") == 1
+    screenshot(page, "dashboard-report-live")
     assert page.console.errors == []
 
 
