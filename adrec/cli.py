@@ -496,18 +496,33 @@ def report(
     out: Annotated[
         Path | None, typer.Option(help="The HTML file to write (default: RUN_DIR/report.html).")
     ] = None,
+    live: Annotated[
+        str | None,
+        typer.Option(
+            help="The URL of a running service of the run (adrec serve / adrec "
+            "dashboard, e.g. http://127.0.0.1:8000): its live numbers now go into "
+            "the report."
+        ),
+    ] = None,
 ) -> None:
     """Write the dashboard of a run as one self-contained HTML file that opens offline:
     anomaly scores of the population and of every user over time, recommendation accuracy
     over time on the run's held-out test targets (computed through the saved engine, then
-    cached under RUN_DIR/dashboard/)."""
+    cached under RUN_DIR/dashboard/), and with --live the service's requests, latency and
+    anomalous share as they are when the report is written."""
     from adrec.dashboard.page import report_html
-    from adrec.dashboard.report import report_data
+    from adrec.dashboard.report import live_snapshot, report_data
 
     run = _run_data(run_dir, logs)
     out = out or run_dir / "report.html"
+    snapshot = None
+    if live:
+        try:
+            snapshot = live_snapshot(live)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--live") from None
     typer.echo(f"report of {run_dir}:")
-    data, users = report_data(run, log=typer.echo)
+    data, users = report_data(run, log=typer.echo, live=snapshot)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report_html(data, users), encoding="utf-8")
     typer.echo(f"report: {out} ({out.stat().st_size / 1e6:.1f} MB)")

@@ -13,6 +13,9 @@ split (written from adrec's order by adrec.bench.recbole_reference): read from a
 (--recbole-result) or run here (over an hour on 2 cores). The report gives the ratio of
 NDCG@10 means and of wall times, torch threads and the machine's load average.
 
+--adrec-result FILE: the adrec runs of an earlier report.json beside a RecBole result that
+finished later (the two may run at the same time on the machine; the load is reported).
+
 --sweep FILE: validation only (no test target is scored): each JSON line of FILE, a name and
 LongTermConfig fields over the defaults, trains on --seeds and prints the best validation
 NDCG@10 and the seconds; how the defaults were chosen.
@@ -203,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default="{}", help="LongTermConfig fields over its defaults (JSON)")
     p.add_argument("--recbole-result", default=None, help="a saved RecBole result.json")
     p.add_argument("--no-recbole", action="store_true", help="report adrec alone")
+    p.add_argument(
+        "--adrec-result", default=None,
+        help="a report.json of an earlier run: its adrec runs are reported (not trained again)",
+    )  # fmt: skip
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--trainer", choices=("local", "ray"), default="local")
     p.add_argument("--sweep", default=None, help="JSON lines of candidate configs (validation)")
@@ -223,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = dataclasses.replace(LongTermConfig(), **json.loads(args.config))
     runs = []
+    if args.adrec_result:
+        earlier = json.loads(Path(args.adrec_result).read_text())
+        cfg = LongTermConfig(**earlier["config"])
+        runs, seeds = earlier["runs"], []
     for seed in seeds:
         run = run_seed(split, n_items, cfg, seed, args.trainer, lambda m: print(m, flush=True))
         runs.append(run)

@@ -16,7 +16,8 @@ CHROMIUM_ARGS = [
     "--no-first-run", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--disable-default-apps", "--disable-extensions",
 ]  # fmt: skip
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "reports" / "browser"
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "reports" / "browser"
 
 
 def chromium_path() -> str | None:
@@ -63,8 +64,12 @@ class Console:
 
 
 def screenshot(page, name: str) -> Path:
-    """A full-page screenshot under reports/browser/ (kept after the run, not committed)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    """A full-page screenshot `name`.png under reports/browser/ (kept after the run, not
+    committed), or under $ADREC_SCREENSHOT_DIR where set (relative to the repository root):
+    `ADREC_SCREENSHOT_DIR=docs` refreshes the README's docs/dashboard-serve.png."""
+    folder = Path(os.environ.get("ADREC_SCREENSHOT_DIR") or SCREENSHOTS)
+    folder = folder if folder.is_absolute() else ROOT / folder
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path

@@ -82,25 +82,32 @@ def run_bench(
     return report
 
 
-def evaluate_run(run_dir: str | Path, n_bootstrap: int = 2000, log=print) -> dict:
-    """The report of one trained run directory (adrec train): its test targets scored
-    through the saved engine, with the settings it was fitted with."""
-    fit = load_report(run_dir)
-    cfg = FitConfig.from_dict(fit["config"])
-    engine = AnomalyAwareRecommender.load(run_dir)
-    log(f"scoring the test targets of {run_dir} through the saved engine ...")
-    result = evaluate_engine(engine, cfg.split, cfg.targets_per_user, cfg.k,
-                             n_bootstrap=n_bootstrap, seed=fit["seed"])  # fmt: skip
-    result.pop("_per_point")
-    seed = str(fit["seed"])
-    report = {
-        "config": fit["config"],
-        "data": fit["data"],
-        "trainer": "as trained",
-        "threads": {"torch": torch.get_num_threads()},
-        "seeds": {seed: {**result, "run_dir": str(run_dir), "fit": fit_summary(fit)}},
-    }
-    log(summary_line(int(seed), result))
+def evaluate_runs(run_dirs: list[str | Path], n_bootstrap: int = 2000, log=print) -> dict:
+    """The report of trained run directories (adrec train, or this benchmark's runs/seedN):
+    each one's test targets scored through its saved engine with the settings it was fitted
+    with; several runs of one log (other seeds) are pooled as the fitting path pools them."""
+    report: dict = {"trainer": "as trained", "threads": {"torch": torch.get_num_threads()},
+                    "seeds": {}}  # fmt: skip
+    per_seed = []
+    for run_dir in run_dirs:
+        fit = load_report(run_dir)
+        cfg = FitConfig.from_dict(fit["config"])
+        if "config" in report and report["config"] != fit["config"]:
+            raise ValueError(f"{run_dir} was fitted with other settings than {run_dirs[0]}")
+        report.setdefault("config", fit["config"])
+        report.setdefault("data", fit["data"])
+        seed = str(fit["seed"])
+        if seed in report["seeds"]:
+            raise ValueError(f"two runs of seed {seed}: give each seed's run once")
+        engine = AnomalyAwareRecommender.load(run_dir)
+        log(f"scoring the test targets of {run_dir} through the saved engine ...")
+        result = evaluate_engine(engine, cfg.split, cfg.targets_per_user, cfg.k,
+                                 n_bootstrap=n_bootstrap, seed=fit["seed"])  # fmt: skip
+        per_seed.append(result.pop("_per_point"))
+        report["seeds"][seed] = {**result, "run_dir": str(run_dir), "fit": fit_summary(fit)}
+        log(summary_line(int(seed), result))
+    if len(per_seed) > 1:
+        report["pooled_ci_ndcg@10"] = pooled_cis(per_seed, n_bootstrap)
     return report
 
 

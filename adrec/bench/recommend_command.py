@@ -18,8 +18,11 @@ def recommend(
         Path, typer.Option(help="The interaction log (any format `adrec train` reads).")
     ] = Path("../shared/data/ml-100k"),
     run_dir: Annotated[
-        Path | None,
-        typer.Option(help="Score an existing run directory (adrec train) instead of fitting."),
+        list[Path] | None,
+        typer.Option(
+            help="Score an existing run directory (adrec train) instead of fitting; repeat "
+            "it for runs of one log with other seeds (pooled).",
+        ),
     ] = None,
     out_dir: Annotated[Path, typer.Option(help="Where to write the reports and runs.")] = Path(
         "reports/recommend"
@@ -59,15 +62,15 @@ def recommend(
     """Run the comparison; print the Markdown report and write Markdown + JSON."""
     import torch
 
-    from adrec.bench.recommend import evaluate_run, run_bench
+    from adrec.bench.recommend import evaluate_runs, run_bench
     from adrec.bench.recommend_report import markdown, write_report
     from adrec.cli_options import fit_config, input_spec
 
     torch.set_num_threads(threads)
     echo = lambda m: typer.echo(m, err=True)  # noqa: E731
     try:
-        if run_dir is not None:
-            report = evaluate_run(run_dir, bootstrap, log=echo)
+        if run_dir:
+            report = evaluate_runs(run_dir, bootstrap, log=echo)
         else:
             seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
             if not data.exists():

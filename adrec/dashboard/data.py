@@ -5,7 +5,8 @@ What it reads (all written by `adrec train` / `adrec demo`):
     fit_report.json       every choice of the fit step, the data report, detection metrics
     blend/, engine.json   the served blend (through the saved engine)
     log/                  the users' interactions (for the blend weights at each point)
-    data/life_events.parquet, or `logs`/life_events.parquet
+    data/life_events.parquet, or `logs`/life_events.parquet, or beside the log `adrec
+    train` read (fit_report.json's "logs")
                           ground truth of planted or labelled events, where the log has it
 
 Views: `summary`, `population` (per day), `users` (the picker's search), `user` (one user's
@@ -80,12 +81,23 @@ class RunData:
                 f"{self.root / 'scores.parquet'} is missing: is {run_dir} a run directory "
                 "trained with a behaviour detector (adrec train / adrec demo)?"
             )
-        self.logs = Path(logs) if logs is not None else self.root / "data"
+        self.logs = Path(logs) if logs is not None else self._default_logs()
         self._engine = engine
         self._engine_lock = threading.Lock()
         self._accuracy_lock = threading.Lock()
         self._accuracy: dict | None = None
         self.accuracy_error: str | None = None  # why the last computation failed
+
+    def _default_logs(self) -> Path:
+        """Where the ground truth is when no `logs` is given: RUN_DIR/data (the demo simulates
+        there), else the folder of the log `adrec train` read, as its fit report recorded it
+        (so a served run, which has no --logs, finds it too)."""
+        own = self.root / "data"
+        trained = self.report.get("logs")
+        if not (own / "life_events.parquet").exists() and trained:
+            if (Path(trained) / "life_events.parquet").exists():
+                return Path(trained)
+        return own
 
     # -- inputs ----------------------------------------------------------------------------
     @cached_property

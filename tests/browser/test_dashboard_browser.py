@@ -173,6 +173,35 @@ def test_report_opens_offline_with_every_panel(dashboard_run, page, tmp_path):
     assert outside == [] and page.console.errors == []
 
 
+def test_the_report_shows_the_services_live_numbers_as_they_were(
+    dashboard_run, plain_app, page, tmp_path
+):
+    """`adrec report --live URL`: the live panel from a running service (here the plain app),
+    drawn offline from the numbers of that moment, with no polling."""
+    from typer.testing import CliRunner
+
+    from adrec.cli import app
+
+    base, _ = plain_app
+    recommend(base, list(range(100, 112)))
+    out = tmp_path / "live.html"
+    args = ["report", "--run-dir", str(dashboard_run), "--out", str(out), "--live", base]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    outside = []
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file:", "data:"))
+               else (outside.append(r.request.url), r.abort()))  # fmt: skip
+    page.goto(out.as_uri())
+    wait_ready(page, "summary", "population", "user", "accuracy", "live")
+    assert_charts_have_data(page, LIVE)
+    assert "when this report was written" in page.locator("#live-note").inner_text()
+    assert int(page.locator("#live-tiles .tile .v").first.inner_text().replace(",", "")) >= 12
+    page.wait_for_timeout(6000)  # longer than the served page's poll: nothing is asked
+    assert outside == [] and page.evaluate("window.adrecReady.live") == 1
+    screenshot(page, "dashboard-report-live")
+    assert page.console.errors == []
+
+
 def test_the_report_of_ten_thousand_users_opens_quickly(wide_run, page, tmp_path):
     """Every user's series is in the one file (compressed, unpacked on the first pick)."""
     from adrec.dashboard.report import write_report

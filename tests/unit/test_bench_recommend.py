@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from _adrec_helpers import interactions_from_events, tiny_fit_config
 
-from adrec.bench.recommend import evaluate_run, run_bench
+from adrec.bench.recommend import evaluate_runs, run_bench
 from adrec.bench.recommend_eval import evaluate_engine
 from adrec.bench.recommend_report import markdown, write_report
 from adrec.data.splits import split_log
@@ -45,6 +45,12 @@ def test_seeds_are_pooled_over_the_same_targets_and_reported(tiny_sim, tmp_path)
     assert ("anomaly-aware rule", "best fixed blend", "all") in pooled
     js, md = write_report(report, tmp_path / "report")
     assert "All seeds pooled" in md.read_text() and js.exists()
-    again = evaluate_run(tmp_path / "runs" / "seed1", n_bootstrap=200, log=lambda m: None)
-    assert again["seeds"]["1"]["table"] == report["seeds"]["1"]["table"]
-    assert "## Seed 1" in markdown(again)
+    runs = [tmp_path / "runs" / "seed0", tmp_path / "runs" / "seed1"]
+    one = evaluate_runs(runs[1:], n_bootstrap=200, log=lambda m: None)
+    assert one["seeds"]["1"]["table"] == report["seeds"]["1"]["table"]
+    assert "## Seed 1" in markdown(one) and "pooled_ci_ndcg@10" not in one
+    # Saved runs pooled again give the fitting path's pooled intervals.
+    both = evaluate_runs(runs, n_bootstrap=200, log=lambda m: None)
+    assert both["pooled_ci_ndcg@10"] == report["pooled_ci_ndcg@10"]
+    with pytest.raises(ValueError, match="seed 1"):
+        evaluate_runs(runs[1:] * 2, n_bootstrap=200, log=lambda m: None)

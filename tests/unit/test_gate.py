@@ -23,7 +23,7 @@ def test_gate_learns_which_source_to_trust():
     X, P = _data()
     gate = SourceGate(("a", "b"), epochs=200).fit(X, P)
     W = gate.weights(np.array([[2.0, 0.0], [-2.0, 0.0]]))
-    np.testing.assert_allclose(W.sum(1), 1.0)
+    np.testing.assert_allclose(W.sum(1), 1.0, rtol=1e-6)  # float32 weights
     assert W[0, 0] > 0.8 and W[1, 1] > 0.8
 
 

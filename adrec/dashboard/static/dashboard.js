@@ -78,7 +78,7 @@
         if (!(key in all)) throw new Error("no series for user " + key);
         return all[key];
       },
-      live: null,
+      live: D.live ? async () => D.live : null,
       generated: D.generated,
     };
   }
@@ -629,18 +629,25 @@
     if (!source.live) {
       $("live-note").textContent = "Live service numbers appear when the dashboard is served by " +
         "the application (GET /dashboard/ of `adrec serve` or the plain app); this report is a " +
-        "snapshot of the run directory.";
+        "snapshot of the run directory (`adrec report --live URL` adds a running service's " +
+        "numbers as they are when the report is written).";
       for (const id of ["chart-live-requests", "chart-live-latency"]) {
         $(id).closest(".card").hidden = true;
       }
       return;
     }
+    let L;
     try {
-      const L = await source.live();
+      L = await source.live();
       drawLive(L);
       ready.live = (ready.live || 0) + 1;
     } catch (err) {
       showError("live", err);
+      return;
+    }
+    if (source.mode === "report") {  // a snapshot: no polling
+      $("live-note").textContent = "As " + L.url + " saw it when this report was written " +
+        "(" + fmtTime(L.now) + " UTC): " + $("live-note").textContent;
       return;
     }
     setTimeout(loadLive, 5000);
