@@ -223,3 +223,21 @@ def test_windows_equal_the_detectors_window_rows(tiny_sim, tmp_path):
     got_steps = np.stack([np.stack(s) for s in joined["steps"].to_numpy()]).astype(np.float32)
     np.testing.assert_array_equal(got_steps, steps[joined["row"].to_numpy()])
     assert res.report["users"] == inter.n_users and res.report["rows_out"] == len(inter.user)
+
+
+def test_a_uri_and_an_fsspec_filesystem_are_read(tmp_path):
+    """A file:// URI (pyarrow's filesystems) and an fsspec filesystem (memory://) give the
+    same counts as the local path."""
+    import fsspec
+
+    (tmp_path / "log.csv").write_text(BAD_CSV)
+    local = prepare_local(str(tmp_path / "log.csv"), known=KNOWN).report
+    assert prepare_local(f"file://{tmp_path}/log.csv", known=KNOWN).report == local
+    mem = fsspec.filesystem("memory")
+    with mem.open("/scale-test/events/part-0.csv", "w") as f:
+        f.write(BAD_CSV)
+    try:
+        r = prepare_local("memory://scale-test", known=KNOWN).report
+    finally:
+        mem.rm("/scale-test", recursive=True)
+    assert r == local
