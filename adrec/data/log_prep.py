@@ -6,7 +6,9 @@ partition of whole users into the sorted, deduplicated log and its behaviour win
     list_log(source, fmt="auto", filesystem=None) -> LogFiles
     file_batches(files, i, columns, batch_rows) -> (raw frame | None, malformed lines)
     prepare_batch(raw, columns, known, file_index, row_start, source, n_buckets) -> Prepared
-    finish_partition(tables, items, action_names, window, sig, stride) -> Partition
+    read_files(log, indices, columns, known, n_buckets, tally) -> Prepared batches (ReadTally)
+    finish_partition(tables, vocab, sources, window, sig, stride, steps) -> Partition
+    prepare_local(source, ...) -> LocalResult   (all of it in one process: the baseline)
 
 Input order and ties: a valid row carries `order` = file index * 2**40 + its row in the file,
 so sorting a user's rows by (timestamp, order) keeps the input order among equal timestamps
