@@ -33,6 +33,14 @@ PREFIX = "/dashboard"
 
 RunDirSource = str | Path | Callable[[], Awaitable]
 
+# Every status a view answers is in the OpenAPI document (the API's fuzz tests check it).
+_NOT_ATTACHED = {503: {"description": "No run directory is attached yet"}}
+_NO_USER = {404: {"description": "The run scored no window of this user"}}
+_COMPUTING = {
+    202: {"description": "The accuracy is being computed; ask again"},
+    500: {"description": "The accuracy could not be computed from this run"},
+}
+
 
 class Dashboard:
     """What the router serves: a run's data and a source of live numbers (an object with
@@ -89,27 +97,32 @@ def dashboard_router(dashboard: Dashboard) -> APIRouter:
                             headers={"Cache-Control": "max-age=3600"})  # fmt: skip
 
     # The views read files and compute: in the thread pool, never on the event loop.
-    @router.get("/api/summary", summary="The run: detector, threshold, blend, data report")
+    @router.get("/api/summary", summary="The run: detector, threshold, blend, data report",
+                responses=_NOT_ATTACHED)  # fmt: skip
     async def summary() -> dict:
         return await run_in_threadpool((await dashboard.run()).summary)
 
-    @router.get("/api/population", summary="Per day: users flagged, recall, false alarms")
+    @router.get("/api/population", summary="Per day: users flagged, recall, false alarms",
+                responses=_NOT_ATTACHED)  # fmt: skip
     async def population() -> dict:
         return await run_in_threadpool((await dashboard.run()).population)
 
-    @router.get("/api/users", summary="Users whose id contains q, most anomalous first")
+    @router.get("/api/users", summary="Users whose id contains q, most anomalous first",
+                responses=_NOT_ATTACHED)  # fmt: skip
     async def users(q: str = Query("", max_length=256), limit: int = Query(50, ge=1, le=500),
                     offset: int = Query(0, ge=0)) -> dict:  # fmt: skip
         return await run_in_threadpool((await dashboard.run()).users, q, limit, offset)
 
-    @router.get("/api/users/{user_id:path}", summary="One user's scores, episodes and weights")
+    @router.get("/api/users/{user_id:path}", summary="One user's scores, episodes and weights",
+                responses={**_NO_USER, **_NOT_ATTACHED})  # fmt: skip
     async def user(user_id: str) -> dict:
         data = await dashboard.run()
         if not await run_in_threadpool(data.has_user, user_id):
             raise HTTPException(404, detail=f"no scored windows for user {user_id!r}")
         return await run_in_threadpool(data.user, user_id)
 
-    @router.get("/api/accuracy", summary="NDCG@10 / HR@10 per period (202 while computing)")
+    @router.get("/api/accuracy", summary="NDCG@10 / HR@10 per period (202 while computing)",
+                responses={**_COMPUTING, **_NOT_ATTACHED})  # fmt: skip
     async def accuracy():
         data = await dashboard.run()
         result = await run_in_threadpool(data.accuracy, False)
