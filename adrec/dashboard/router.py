@@ -34,8 +34,13 @@ PREFIX = "/dashboard"
 RunDirSource = str | Path | Callable[[], Awaitable]
 
 # Every status a view answers is in the OpenAPI document (the API's fuzz tests check it).
-_NOT_ATTACHED = {503: {"description": "No run directory is attached yet"}}
-_NO_USER = {404: {"description": "The run scored no window of this user"}}
+_NOT_ATTACHED = {
+    404: {"description": "The run directory has no batch scores (scores.parquet) to show"},
+    503: {"description": "No run directory is attached yet"},
+}
+_NO_USER = {
+    404: {"description": "The run scored no window of this user, or it has no batch scores"}
+}
 _COMPUTING = {
     202: {"description": "The accuracy is being computed; ask again"},
     500: {"description": "The accuracy could not be computed from this run"},
@@ -55,9 +60,23 @@ class Dashboard:
         self._source: Callable[[], Awaitable] | None = None
         self._options: dict = {}
         self._resolving = asyncio.Lock()
+        self.unavailable: str | None = None  # why the attached run has nothing to show
 
-    def attach(self, run_dir: str | Path, logs=None, engine=None, warm: bool = True) -> RunData:
-        self.data = RunData(run_dir, logs, engine)
+    def attach(
+        self, run_dir: str | Path, logs=None, engine=None, warm: bool = True
+    ) -> RunData | None:
+        """Attach a run; one without batch scores (a run saved from Python, not `adrec
+        train`) leaves the dashboard answering 404 with the reason, and the app it is
+        mounted on serving as before."""
+        try:
+            self.data = RunData(run_dir, logs, engine)
+        except FileNotFoundError:
+            self.unavailable = (
+                "the run directory has no batch scores (scores.parquet): `adrec train` "
+                "writes them, `adrec score` writes them for a run saved otherwise"
+            )
+            return None
+        self.unavailable = None
         if warm:
             self._warming = self.data.warm()
         return self.data
@@ -72,6 +91,8 @@ class Dashboard:
                     found = await self._source()
                     run_dir = found["run_dir"] if isinstance(found, dict) else found
                     await run_in_threadpool(self.attach, run_dir, **self._options)
+        if self.data is None and self.unavailable:
+            raise HTTPException(404, detail=self.unavailable)
         if self.data is None:
             raise HTTPException(503, detail="the dashboard has no run directory attached yet")
         return self.data

@@ -36,3 +36,24 @@ def test_the_served_plain_app_with_its_dashboard_documents_every_answer(dashboar
         "POST /v1/recommend",
         "GET /dashboard/api/users/{user_id}",
     }
+
+
+def test_a_run_without_batch_scores_is_served_and_its_dashboard_says_why(fitted, monkeypatch):
+    """A run saved from Python (save_run, no scores.parquet) still starts and answers; the
+    dashboard's views answer 404 naming what is missing, never a 5xx (the Serve graph's
+    integration test fuzzes such a run)."""
+    from fastapi.testclient import TestClient
+
+    from adrec.serving.plain import app_from_env
+
+    _, engine, _, run_dir = fitted
+    assert not (run_dir / "scores.parquet").exists()
+    monkeypatch.setenv("ADREC_RUN_DIR", str(run_dir))
+    app = app_from_env()
+    client = TestClient(app)
+    user = engine.log.users.raw_ids([0])[0]
+    assert client.post("/v1/recommend", json={"user_id": user, "k": 3}).status_code == 200
+    r = client.get("/dashboard/api/summary")
+    assert r.status_code == 404 and "scores.parquet" in r.text, r.text
+    seen = fuzz(schemathesis.openapi.from_asgi("/openapi.json", app), max_examples=5)
+    assert not any(s >= 500 for (_, _, s) in seen), seen
