@@ -427,3 +427,33 @@ def test_serve_metrics_fall_back_to_the_replicas_counters():
     metrics = ServeMetrics("adrec", urls=lambda: [], fallback=LiveMetrics())
     snap = metrics.snapshot()
     assert snap["source"].startswith("in-process") and "Serve metrics unavailable" in snap["note"]
+
+
+def test_answers_reach_the_serve_metric_in_sums_not_once_per_request():
+    """In a Serve replica the middleware counts anomalous answers in a Ray metric; a Ray
+    counter's inc costs tens of microseconds, so the answers are added at most once per
+    export interval, none lost."""
+    import asyncio
+
+    from adrec.dashboard.live import LiveMetrics
+
+    class FakeCounter:
+        def __init__(self):
+            self.calls = []
+
+        def inc(self, value=1.0, tags=None):
+            self.calls.append((value, tags["anomalous"]))
+
+    metrics = LiveMetrics(ray_counter=True, export_every_s=0.05)
+    metrics._counter = counter = FakeCounter()
+
+    async def serve_some():
+        for i in range(30):
+            metrics.record(0.01, 200, anomalous=i % 3 == 0)
+        metrics.record(0.01, 422, anomalous=None)
+        await asyncio.sleep(0.2)
+        metrics.record(0.01, 200, anomalous=False)
+        await asyncio.sleep(0.2)
+
+    asyncio.run(serve_some())
+    assert sorted(counter.calls) == [(1, "false"), (10, "true"), (20, "false")]
