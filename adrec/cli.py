@@ -345,7 +345,7 @@ def serve(
     ] = 0.0,
     max_batches_in_flight: Annotated[
         int, typer.Option(min=1, help="Batches an ingress replica has in the graph at once.")
-    ] = 2,
+    ] = 3,
     model_max_ongoing_requests: Annotated[
         int, typer.Option(min=1, help="Batches a Detector / Recommender replica takes at once.")
     ] = 16,

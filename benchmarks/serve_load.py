@@ -193,6 +193,7 @@ class PointResult:
     latencies_ms: list = field(default_factory=list)
     cpu_s: float | None = None
     batches: dict | None = None  # mean batch size per model deployment (graph only)
+    load: float | None = None  # the machine's 1-minute load average at the end of the point
 
     def summary(self) -> dict:
         lat = np.asarray(self.latencies_ms)
@@ -212,6 +213,7 @@ class PointResult:
                 round(1000 * self.cpu_s / self.ok, 2) if self.cpu_s and self.ok else None
             ),
             **({"mean_batch": self.batches} if self.batches else {}),
+            "load_1m": self.load,
         }
 
 
@@ -395,6 +397,7 @@ def pooled(points: list[PointResult]) -> dict:
     pct = (lambda q: round(float(np.percentile(lat, q)), 1)) if len(lat) else (lambda q: None)
     cpu = [p.cpu_s / p.ok for p in points if p.cpu_s is not None and p.ok]
     batch = [p.batches["Ingress"] for p in points if p.batches]
+    load = [p.load for p in points if p.load is not None]
     return {
         "rps": round(float(np.median([p.ok / p.duration_s for p in points])), 1),
         "rps_each": [round(p.ok / p.duration_s, 1) for p in points],
@@ -405,6 +408,7 @@ def pooled(points: list[PointResult]) -> dict:
         "requests": sum(p.ok for p in points),
         "cpu_ms_per_request": round(1000 * float(np.median(cpu)), 2) if cpu else None,
         "mean_batch": round(float(np.median(batch)), 2) if batch else None,
+        "load_1m": [round(x, 1) for x in load],
     }
 
 
@@ -415,13 +419,17 @@ def compute_at(compute: dict, batch: float) -> float:
     return float(np.interp(x, np.log(sizes), [compute[k] for k in sizes]))
 
 
+def _load_range(loads: list[float]) -> str:
+    return f"{min(loads)}-{max(loads)}" if loads else "-"
+
+
 def _table(report: dict, graph: str) -> list[str]:
     compute = {int(k): v for k, v in report["model_compute_ms_per_request"].items()}
     rows = [
         f"| clients | {graph} req/s | plain req/s | ratio | {graph} p50 / p95 / p99 ms | "
         "plain p50 / p95 / p99 ms | p99 ratio | errors | mean batch | CPU ms/req (overhead "
-        "over model compute) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "over model compute) | load (1 min) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in report["table"]:
         g, p = row[graph], row["plain"]
@@ -437,7 +445,8 @@ def _table(report: dict, graph: str) -> list[str]:
             f"| {row['clients']} | {g['rps']} | {p['rps']} | {rps}x | "
             f"{g['p50_ms']} / {g['p95_ms']} / {g['p99_ms']} | "
             f"{p['p50_ms']} / {p['p95_ms']} / {p['p99_ms']} | {p99}x | "
-            f"{g['errors']} / {p['errors']} | {g['mean_batch']} | {cpu} |"
+            f"{g['errors']} / {p['errors']} | {g['mean_batch']} | {cpu} | "
+            f"{_load_range(g['load_1m'] + p['load_1m'])} |"
         )
     return rows
 
@@ -461,10 +470,12 @@ def markdown(report: dict) -> str:
         "",
         "req/s: median over the repeats; latencies: percentiles of every request of the "
         "repeats; ratio: graph / plain (req/s: higher is better; p99: lower is better); mean "
-        "batch: requests per ingress batch; CPU ms/req: user + system CPU of each side's "
-        "processes per answered request (Ray: every process of the cluster, idle ones "
-        "included), and in brackets what it adds to the model compute alone at that batch "
-        f"size (CPU ms per request by batch size, measured in-process: {json.dumps(compute)}).",
+        "batch: requests per ingress batch; load: the machine's 1-minute load average at the "
+        "end of each of the row's points (other jobs share the machine); CPU ms/req: user + "
+        "system CPU of each side's processes per answered request (Ray: every process of "
+        "the cluster, idle ones included), and in brackets what it adds to the model "
+        "compute alone at that batch size (CPU ms per request by batch size, measured "
+        f"in-process: {json.dumps(compute)}).",
         "",
     ]
     for name in graphs:
@@ -490,12 +501,13 @@ async def sweep(names, levels, repeats, ports, bodies, warmup, duration, cpu_of,
                                  / max(after[k]["batches"] - before[k]["batches"], 1), 2)
                         for k in after
                     }  # fmt: skip
+                res.load = round(os.getloadavg()[0], 2)
                 results.setdefault((name, c), []).append(res)
                 s = res.summary()
                 print(f"repeat {rep} clients {c:>3} {name:<11} {s['rps']:>7} req/s  p50 "
                       f"{s['p50_ms']} p99 {s['p99_ms']} ms  errors {s['errors']} "
                       f"{s['error_kinds'] or ''} cpu/req {s['cpu_ms_per_request']} "
-                      f"{s.get('mean_batch', '')}", flush=True)  # fmt: skip
+                      f"{s.get('mean_batch', '')} load {res.load}", flush=True)  # fmt: skip
 
 
 def main(
@@ -527,6 +539,14 @@ def main(
             "serve does); default: Ray's defaults (the proxy in the path)."
         ),
     ] = "throughput",
+    port: Annotated[
+        int,
+        typer.Option(
+            help="First of the ports to use: the plain process on it, Serve's proxy on "
+            "+1, the ingress replica's own (direct ingress) server from +10 to +19. 0: free "
+            "ports and Ray's default range (30000 and up)."
+        ),
+    ] = 0,
     seed: int = 0,
 ) -> None:
     run_dir = run_dir.resolve()
@@ -540,14 +560,17 @@ def main(
     ports, procs, cpu_of = {}, {}, {}
     try:
         if "plain" in names:
-            ports["plain"] = free_port()
+            ports["plain"] = port or free_port()
             procs["plain"] = start_plain(run_dir, ports["plain"])
             cpu_of["plain"] = lambda: tree_cpu_s([procs["plain"].pid])
             print(f"plain process up on {ports['plain']}", flush=True)
         if any(n.startswith("graph") for n in names):
             if serve_env == "throughput":
                 apply_serve_env()
-            ports.update(start_graph(run_dir, free_port(), args, num_cpus))
+            if port:
+                os.environ["RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT"] = str(port + 10)
+                os.environ["RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT"] = str(port + 19)
+            ports.update(start_graph(run_dir, port + 1 if port else free_port(), args, num_cpus))
             me = os.getpid()
 
             def graph_cpu() -> float:

@@ -10,6 +10,7 @@ for the Serve application's own metrics).
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 import time
@@ -34,7 +35,8 @@ class LiveMetrics:
     buckets."""
 
     def __init__(self, bucket_s: float = 10.0, keep_s: float = 600.0, max_samples: int = 100_000,
-                 clock=time.time, ray_counter: bool = False):  # fmt: skip
+                 clock=time.time, ray_counter: bool = False,
+                 export_every_s: float = 1.0):  # fmt: skip
         self.bucket_s = bucket_s
         self.keep_s = keep_s
         self.clock = clock
@@ -47,11 +49,18 @@ class LiveMetrics:
         self._recent: deque[tuple[float, float, int, bool]] = deque(maxlen=max_samples)
         self._lock = threading.Lock()
         self.ray_counter = ray_counter
+        self.export_every_s = export_every_s
         self._counter = None
+        self._unexported = {True: 0, False: 0}
+        self._export_due = False
 
-    def _export(self, anomalous: bool) -> None:
-        """Count the answer in the Serve application's own metrics (Ray's Prometheus
-        export; serve_metrics.ANSWERS_METRIC), where this runs in a Serve replica."""
+    def _export(self) -> None:
+        """Add the answers counted since the last export to the Serve application's own
+        metrics (Ray's Prometheus export; serve_metrics.ANSWERS_METRIC), where this runs in
+        a Serve replica. A Ray counter's inc costs about 70 us, so the answers are added
+        at most once per `export_every_s` (Ray itself exports every few seconds), not once
+        per request."""
+        self._export_due = False
         if self._counter is None:
             from ray.serve.metrics import Counter
 
@@ -59,7 +68,21 @@ class LiveMetrics:
 
             what = "recommend answers by whether the user's behaviour was anomalous"
             self._counter = Counter(ANSWERS_METRIC, description=what, tag_keys=("anomalous",))
-        self._counter.inc(tags={"anomalous": "true" if anomalous else "false"})
+        for anomalous, n in self._unexported.items():
+            if n:
+                self._unexported[anomalous] = 0
+                self._counter.inc(n, tags={"anomalous": "true" if anomalous else "false"})
+
+    def _count_for_export(self, anomalous: bool) -> None:
+        self._unexported[bool(anomalous)] += 1
+        if self._export_due:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on an event loop: no timer to wait for
+            return self._export()
+        self._export_due = True
+        loop.call_later(self.export_every_s, self._export)
 
     def record(self, latency_s: float, status: int, anomalous: bool | None) -> None:
         now = self.clock()
@@ -74,7 +97,7 @@ class LiveMetrics:
                 self.server_errors += 1
             self._recent.append((now, latency_s * 1000.0, status, bool(anomalous)))
         if self.ray_counter and 200 <= status < 300 and anomalous is not None:
-            self._export(anomalous)
+            self._count_for_export(anomalous)
 
     def snapshot(self) -> dict:
         now = self.clock()

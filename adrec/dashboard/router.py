@@ -33,6 +33,19 @@ PREFIX = "/dashboard"
 
 RunDirSource = str | Path | Callable[[], Awaitable]
 
+# Every status a view answers is in the OpenAPI document (the API's fuzz tests check it).
+_NOT_ATTACHED = {
+    404: {"description": "The run directory has no batch scores (scores.parquet) to show"},
+    503: {"description": "No run directory is attached yet"},
+}
+_NO_USER = {
+    404: {"description": "The run scored no window of this user, or it has no batch scores"}
+}
+_COMPUTING = {
+    202: {"description": "The accuracy is being computed; ask again"},
+    500: {"description": "The accuracy could not be computed from this run"},
+}
+
 
 class Dashboard:
     """What the router serves: a run's data and a source of live numbers (an object with
@@ -47,9 +60,23 @@ class Dashboard:
         self._source: Callable[[], Awaitable] | None = None
         self._options: dict = {}
         self._resolving = asyncio.Lock()
+        self.unavailable: str | None = None  # why the attached run has nothing to show
 
-    def attach(self, run_dir: str | Path, logs=None, engine=None, warm: bool = True) -> RunData:
-        self.data = RunData(run_dir, logs, engine)
+    def attach(
+        self, run_dir: str | Path, logs=None, engine=None, warm: bool = True
+    ) -> RunData | None:
+        """Attach a run; one without batch scores (a run saved from Python, not `adrec
+        train`) leaves the dashboard answering 404 with the reason, and the app it is
+        mounted on serving as before."""
+        try:
+            self.data = RunData(run_dir, logs, engine)
+        except FileNotFoundError:
+            self.unavailable = (
+                "the run directory has no batch scores (scores.parquet): `adrec train` "
+                "writes them, `adrec score` writes them for a run saved otherwise"
+            )
+            return None
+        self.unavailable = None
         if warm:
             self._warming = self.data.warm()
         return self.data
@@ -64,6 +91,8 @@ class Dashboard:
                     found = await self._source()
                     run_dir = found["run_dir"] if isinstance(found, dict) else found
                     await run_in_threadpool(self.attach, run_dir, **self._options)
+        if self.data is None and self.unavailable:
+            raise HTTPException(404, detail=self.unavailable)
         if self.data is None:
             raise HTTPException(503, detail="the dashboard has no run directory attached yet")
         return self.data
@@ -89,27 +118,32 @@ def dashboard_router(dashboard: Dashboard) -> APIRouter:
                             headers={"Cache-Control": "max-age=3600"})  # fmt: skip
 
     # The views read files and compute: in the thread pool, never on the event loop.
-    @router.get("/api/summary", summary="The run: detector, threshold, blend, data report")
+    @router.get("/api/summary", summary="The run: detector, threshold, blend, data report",
+                responses=_NOT_ATTACHED)  # fmt: skip
     async def summary() -> dict:
         return await run_in_threadpool((await dashboard.run()).summary)
 
-    @router.get("/api/population", summary="Per day: users flagged, recall, false alarms")
+    @router.get("/api/population", summary="Per day: users flagged, recall, false alarms",
+                responses=_NOT_ATTACHED)  # fmt: skip
     async def population() -> dict:
         return await run_in_threadpool((await dashboard.run()).population)
 
-    @router.get("/api/users", summary="Users whose id contains q, most anomalous first")
+    @router.get("/api/users", summary="Users whose id contains q, most anomalous first",
+                responses=_NOT_ATTACHED)  # fmt: skip
     async def users(q: str = Query("", max_length=256), limit: int = Query(50, ge=1, le=500),
                     offset: int = Query(0, ge=0)) -> dict:  # fmt: skip
         return await run_in_threadpool((await dashboard.run()).users, q, limit, offset)
 
-    @router.get("/api/users/{user_id:path}", summary="One user's scores, episodes and weights")
+    @router.get("/api/users/{user_id:path}", summary="One user's scores, episodes and weights",
+                responses={**_NO_USER, **_NOT_ATTACHED})  # fmt: skip
     async def user(user_id: str) -> dict:
         data = await dashboard.run()
         if not await run_in_threadpool(data.has_user, user_id):
             raise HTTPException(404, detail=f"no scored windows for user {user_id!r}")
         return await run_in_threadpool(data.user, user_id)
 
-    @router.get("/api/accuracy", summary="NDCG@10 / HR@10 per period (202 while computing)")
+    @router.get("/api/accuracy", summary="NDCG@10 / HR@10 per period (202 while computing)",
+                responses={**_COMPUTING, **_NOT_ATTACHED})  # fmt: skip
     async def accuracy():
         data = await dashboard.run()
         result = await run_in_threadpool(data.accuracy, False)

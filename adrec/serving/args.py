@@ -39,8 +39,9 @@ class AppArgs(BaseModel):
         "batches under load)",
     )
     max_batches_in_flight: int = Field(
-        2, ge=1, le=64, description="Batches an ingress replica has in the graph at once "
-        "(2: the detector scores one while the recommender ranks the other)",
+        3, ge=1, le=64, description="Batches an ingress replica has in the graph at once "
+        "(3: the detector scores one while the recommender ranks another, and a third "
+        "waits at a model replica to be merged; benchmarks/serve_load.py)",
     )  # fmt: skip
     model_max_ongoing_requests: int = Field(
         16, ge=1, description="Batches a Detector or Recommender replica takes at once; "

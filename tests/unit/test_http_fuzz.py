@@ -19,3 +19,41 @@ def test_fuzzed_requests_get_documented_answers_never_a_5xx(fitted):
     statuses = {status for (_, _, status) in seen}
     assert not any(s >= 500 for s in statuses), seen
     assert 200 in statuses and 422 in statuses, seen  # both kinds of data were exercised
+
+
+def test_the_served_plain_app_with_its_dashboard_documents_every_answer(dashboard_run, monkeypatch):
+    """As `uvicorn --factory adrec.serving.plain:app_from_env` serves it: the dashboard's
+    routes are in the same OpenAPI document (the Serve ingress mounts them too), so they
+    are fuzzed with it; their statuses (404 for a user without scores, 202 while the
+    accuracy is computed) are documented."""
+    from adrec.serving.plain import app_from_env
+
+    monkeypatch.setenv("ADREC_RUN_DIR", str(dashboard_run))
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app_from_env())
+    seen = fuzz(schema, max_examples=10)
+    assert not any(s >= 500 for (_, _, s) in seen), seen
+    assert {op for (op, _, _) in seen} >= {
+        "POST /v1/recommend",
+        "GET /dashboard/api/users/{user_id}",
+    }
+
+
+def test_a_run_without_batch_scores_is_served_and_its_dashboard_says_why(fitted, monkeypatch):
+    """A run saved from Python (save_run, no scores.parquet) still starts and answers; the
+    dashboard's views answer 404 naming what is missing, never a 5xx (the Serve graph's
+    integration test fuzzes such a run)."""
+    from fastapi.testclient import TestClient
+
+    from adrec.serving.plain import app_from_env
+
+    _, engine, _, run_dir = fitted
+    assert not (run_dir / "scores.parquet").exists()
+    monkeypatch.setenv("ADREC_RUN_DIR", str(run_dir))
+    app = app_from_env()
+    client = TestClient(app)
+    user = engine.log.users.raw_ids([0])[0]
+    assert client.post("/v1/recommend", json={"user_id": user, "k": 3}).status_code == 200
+    r = client.get("/dashboard/api/summary")
+    assert r.status_code == 404 and "scores.parquet" in r.text, r.text
+    seen = fuzz(schemathesis.openapi.from_asgi("/openapi.json", app), max_examples=5)
+    assert not any(s >= 500 for (_, _, s) in seen), seen
