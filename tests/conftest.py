@@ -22,10 +22,12 @@ def dashboard_run(tmp_path_factory):
                     n_items=100)  # fmt: skip
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """Headless Chromium (Debian's, driven by Playwright's Python package), shared by every
-    browser test. Skipped where there is none, unless ADREC_REQUIRE_BROWSER is set (CI)."""
+    """Headless Chromium (Debian's, driven by Playwright's Python package), shared by a
+    module's browser tests. Skipped where there is none, unless ADREC_REQUIRE_BROWSER is set
+    (CI). Module scope: Playwright's sync API keeps an asyncio loop running in the main
+    thread until it stops, and tests after it call asyncio.run and Serve's sync handles."""
     from browser_support import launch_chromium
 
     playwright, browser = launch_chromium()
