@@ -274,7 +274,8 @@ def main(
         "command": "OMP_NUM_THREADS=1 uv run --group bench python benchmarks/images.py"
         + (" --quick" if quick else "")
         + (f" --sets {sets}" if sets != ",".join(SETS) else "")
-        + (f" --models {models}" if models != ",".join(MODELS) else ""),
+        + (f" --models {models}" if models != ",".join(MODELS) else "")
+        + ("" if sweeps else " --no-sweeps"),
         "machine": f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}",
         "load_average_start": round(load_start, 1),
         "sets": [],
