@@ -10,8 +10,9 @@ maps) and `map_range`. A rejected upload is a 4xx in the API's error body, sayin
 400 empty body, bad base64 or JSON without "image"; 413 over the byte or pixel limit; 415 not
 an image; 422 a truncated or corrupt image.
 
-The plain process serves it when ADREC_IMAGE_DETECTOR names a saved image detector
-(adrec.serving.plain); the Serve graph does not serve it yet."""
+Served by the plain process when ADREC_IMAGE_DETECTOR names a saved image detector
+(adrec.serving.plain), and by the Serve graph's ingress over an ImageScorer deployment when
+its AppArgs.image_detector does (adrec.serving.app)."""
 
 from __future__ import annotations
 

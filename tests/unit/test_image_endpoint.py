@@ -112,3 +112,41 @@ def test_a_non_image_detector_is_refused(tmp_path):
     det.save(tmp_path / "iforest")
     with pytest.raises(ValueError, match="not an image detector"):
         image_scorer(tmp_path / "iforest")
+
+
+class _Handle:
+    """A DeploymentHandle stand-in: `handle.score.remote(data)` awaits the replica's method."""
+
+    def __init__(self, replica):
+        self.score = self
+        self.replica = replica
+
+    async def remote(self, data: bytes) -> dict:
+        return self.replica.score(data)
+
+
+def test_the_serve_ingress_routes_uploads_to_its_image_scorer(saved):
+    """The Serve graph's ingress and ImageScorer deployment, called in process: the same
+    answers and the same 4xx as the plain route."""
+    from adrec.serving.app import ImageScorer, Ingress
+
+    det, path = saved
+    scorer = ImageScorer.func_or_class(str(path))
+    # The class as written (serve.ingress wraps it in a subclass that starts a server).
+    cls = [c for c in Ingress.func_or_class.__mro__ if c.__name__ == "Ingress"][-1]
+    ingress = cls(None, None, image_scorer=_Handle(scorer))
+    client = TestClient(ingress.__serve_build_asgi_app__())
+    data = photo(seed=102)
+    r = client.post("/v1/score/image", content=data, headers={"content-type": "image/jpeg"})
+    assert r.status_code == 200, r.text
+    expected = det.decision_function(prepare_image(Image.open(io.BytesIO(data)), SIZE)[None])
+    assert r.json()["score"] == pytest.approx(float(expected[0]), rel=1e-5)
+    bad = client.post("/v1/score/image", content=b"text", headers={"content-type": "image/png"})
+    assert bad.status_code == 415 and "not an image" in bad.json()["detail"][0]["msg"]
+
+
+def test_app_args_take_an_image_detector():
+    from adrec.serving.args import AppArgs
+
+    assert AppArgs(run_dir="runs/demo").image_detector is None
+    assert AppArgs(run_dir="r", image_detector="models/patchcore").image_detector
