@@ -349,6 +349,10 @@ def serve(
     model_max_ongoing_requests: Annotated[
         int, typer.Option(min=1, help="Batches a Detector / Recommender replica takes at once.")
     ] = 16,
+    image_detector: Annotated[
+        Path | None,
+        typer.Option(help="A saved image detector to serve as POST /v1/score/image."),
+    ] = None,
     throughput_mode: Annotated[
         bool,
         typer.Option(
@@ -358,7 +362,8 @@ def serve(
         ),
     ] = True,
 ) -> None:
-    """Serve a trained run over HTTP (POST /v1/recommend, GET /healthz, /docs) until Ctrl-C."""
+    """Serve a trained run over HTTP (POST /v1/recommend, GET /healthz, /docs, and with
+    --image-detector POST /v1/score/image) until Ctrl-C."""
     from pydantic import ValidationError
 
     from adrec.recommender.run import check_run_dir
@@ -368,12 +373,16 @@ def serve(
         check_run_dir(run_dir)
     except FileNotFoundError as exc:
         raise typer.BadParameter(str(exc), param_hint="--run-dir") from None
+    if image_detector is not None and not (image_detector / "detector.json").exists():
+        msg = f"{image_detector} holds no saved detector (detector.json)"
+        raise typer.BadParameter(msg, param_hint="--image-detector")
     options = dict(
         detector_replicas=detector_replicas, recommender_replicas=recommender_replicas,
         ingress_replicas=ingress_replicas, max_ongoing_requests=max_ongoing_requests,
         max_batch_size=max_batch_size, batch_wait_timeout_s=batch_wait_s,
         max_batches_in_flight=max_batches_in_flight,
         model_max_ongoing_requests=model_max_ongoing_requests,
+        image_detector=None if image_detector is None else str(image_detector.resolve()),
     )  # fmt: skip
     try:
         AppArgs(run_dir=str(run_dir), **options)

@@ -36,7 +36,10 @@ def main(
         budget_s=budget,
         threads=threads,
     )
-    result = run_scale(cfg, echo=lambda m: typer.echo(m, err=True))
+    # The report is rewritten after each detector, so a stopped run leaves what it measured.
+    result = run_scale(
+        cfg, echo=lambda m: typer.echo(m, err=True), on_detector=lambda r: write_report(r, out_dir)
+    )
     md, js = write_report(result, out_dir)
     typer.echo(render_markdown(result))
     typer.echo(f"reports: {md} and {js}", err=True)

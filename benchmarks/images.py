@@ -127,15 +127,19 @@ def _mean_rows(rows_per_task: list[list[dict]]) -> list[dict]:
     return out
 
 
-def run_set(set_name: str, models, weights, quick, overlays, log) -> dict:
+def run_set(set_name: str, models, weights, quick, overlays, log, only=None) -> dict:
+    """One set; `only` (texture names or digits) keeps those of its tasks."""
     if set_name == "hazelnut":
-        tasks = [("hazelnut", load_mvtec_category(HAZELNUT, 224))]
+        tasks = [("hazelnut", lambda: load_mvtec_category(HAZELNUT, 224))]
     elif set_name == "digits":
-        tasks = [
-            (f"digit {d}", digits_one_class(d, 32)) for d in (range(2) if quick else range(10))
-        ]
+        digits = [d for d in (range(2) if quick else range(10)) if not only or str(d) in only]
+        tasks = [(f"digit {d}", lambda d=d: digits_one_class(d, 32)) for d in digits]
     else:
-        tasks = [(t, texture_set(t, 64)) for t in (TEXTURES[:1] if quick else TEXTURES)]
+        textures = [t for t in (TEXTURES[:1] if quick else TEXTURES) if not only or t in only]
+        tasks = [(t, lambda t=t: texture_set(t, 64)) for t in textures]
+    if not tasks:
+        raise typer.BadParameter(f"--tasks {','.join(only or ())} leaves no task in {set_name}")
+    tasks = [(name, load()) for name, load in tasks]
     per_task = []
     for task, split in tasks:
         rows = []
@@ -261,6 +265,10 @@ def main(
         bool, typer.Option(help="PatchCore coreset and AnoGAN search sweeps.")
     ] = True,
     out: Annotated[Path, typer.Option(help="Report folder.")] = Path("reports/images"),
+    tasks: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated tasks to keep: textures (brick) or digits (3)."),
+    ] = None,
 ) -> None:
     torch.set_num_threads(1)
     start, load_start = time.perf_counter(), os.getloadavg()[0]
@@ -274,7 +282,9 @@ def main(
         "command": "OMP_NUM_THREADS=1 uv run --group bench python benchmarks/images.py"
         + (" --quick" if quick else "")
         + (f" --sets {sets}" if sets != ",".join(SETS) else "")
-        + (f" --models {models}" if models != ",".join(MODELS) else ""),
+        + (f" --models {models}" if models != ",".join(MODELS) else "")
+        + ("" if sweeps else " --no-sweeps")
+        + (f" --tasks {tasks}" if tasks else ""),
         "machine": f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}",
         "load_average_start": round(load_start, 1),
         "sets": [],
@@ -282,7 +292,10 @@ def main(
     for set_name in [s.strip() for s in sets.split(",") if s.strip()]:
         if set_name not in SETS:
             raise typer.BadParameter(f"unknown set {set_name!r}; choose from {SETS}")
-        result["sets"].append(run_set(set_name, chosen, weights, quick, out / "overlays", log))
+        only = {t.strip() for t in tasks.split(",") if t.strip()} if tasks else None
+        result["sets"].append(
+            run_set(set_name, chosen, weights, quick, out / "overlays", log, only)
+        )
         (out / "images.json").write_text(json.dumps(result, indent=2))
     if sweeps:
         result["coreset"] = coreset_sweep(weights, quick, log)

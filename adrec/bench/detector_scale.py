@@ -189,7 +189,13 @@ def _detectors(cfg: ScaleConfig) -> list[str]:
     return chosen
 
 
-def run_scale(cfg: ScaleConfig, echo: Callable[[str], None] = print) -> dict:
+def run_scale(
+    cfg: ScaleConfig,
+    echo: Callable[[str], None] = print,
+    on_detector: Callable[[dict], None] | None = None,
+) -> dict:
+    """Every chosen detector at every size; `on_detector(result so far)` after each
+    detector (a long run writes its report as it goes)."""
     from adrec.bench import pyod_reference
 
     names = _detectors(cfg)
@@ -227,6 +233,14 @@ def run_scale(cfg: ScaleConfig, echo: Callable[[str], None] = print) -> dict:
                         last[impl] = None
                     rows.append(row)
                     echo(_progress(row, time.perf_counter() - start))
+            if on_detector is not None:
+                on_detector(_result(cfg, names, pyod, rows, start))
+    return _result(cfg, names, pyod, rows, start)
+
+
+def _result(cfg: ScaleConfig, names: list[str], pyod: str | None, rows: list, start: float):
+    from adrec.bench import pyod_reference
+
     return {
         "config": asdict(cfg),
         "environment": {
@@ -241,14 +255,15 @@ def run_scale(cfg: ScaleConfig, echo: Callable[[str], None] = print) -> dict:
             },
         },
         "wall_s": round(time.perf_counter() - start, 1),
-        "rows": rows,
+        "rows": list(rows),
     }
 
 
 def _progress(row: dict, elapsed: float) -> str:
     head = f"[{elapsed:7.1f}s] {row['detector']} [{row['impl']}] n={row['n']}"
     if "total_s" in row:
-        return f"{head}: {row['total_s']:.2f} s, {row['peak_mb']:.0f} MB, AUROC {row['auroc']:.3f}"
+        return (f"{head}: {row['cpu_s']:.2f} CPU s ({row['total_s']:.2f} s wall), "
+                f"{row['peak_mb']:.0f} MB, AUROC {row['auroc']:.3f}")  # fmt: skip
     return f"{head}: {row.get('skipped') or row.get('error')}"
 
 

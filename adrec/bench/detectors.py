@@ -450,7 +450,9 @@ def speed_ratios(ok: pd.DataFrame) -> dict[str, dict]:
         }
         entry["time_ratio"] = entry["adrec_total_s"] / max(entry["pyod_total_s"], 1e-12)
         if "total_cpu_s" in cols:
-            cpu = sums[("total_cpu_s", "adrec")] / max(sums[("total_cpu_s", "pyod")], 1e-12)
+            entry["adrec_total_cpu_s"] = sums[("total_cpu_s", "adrec")]
+            entry["pyod_total_cpu_s"] = sums[("total_cpu_s", "pyod")]
+            cpu = entry["adrec_total_cpu_s"] / max(entry["pyod_total_cpu_s"], 1e-12)
             entry["cpu_ratio"] = cpu
         out[str(det)] = {k: float(v) for k, v in entry.items()}
     return out
@@ -505,11 +507,13 @@ def _side_by_side(rows: list[dict], metrics: tuple[str, ...], spread: bool) -> l
 
 
 def _speed_lines(summary: list[dict]) -> list[str]:
-    head = ["detector", "paired runs", "adrec s", "PyOD s", "time ratio", "CPU ratio"]
+    head = ["detector", "paired runs", "adrec s", "PyOD s", "time ratio"]
+    head += ["adrec CPU s", "PyOD CPU s", "CPU ratio"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in summary:
         cells = [r["detector"], str(int(r["paired_runs"])), _fmt(r["adrec_total_s"], 1)]
         cells += [_fmt(r["pyod_total_s"], 1), _fmt(r["time_ratio"], 2)]
+        cells += [_fmt(r.get("adrec_total_cpu_s"), 1), _fmt(r.get("pyod_total_cpu_s"), 1)]
         cells.append(_fmt(r.get("cpu_ratio"), 2))
         lines.append("| " + " | ".join(cells) + " |")
     return lines

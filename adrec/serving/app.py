@@ -34,6 +34,7 @@ from adrec.dashboard import mount_dashboard
 from adrec.serving.args import DEFAULT_MAX_BATCH_SIZE, AppArgs
 from adrec.serving.batching import Batcher
 from adrec.serving.http import create_api
+from adrec.serving.image_api import add_image_route
 from adrec.serving.models import MAX_BODY_BYTES, RecommendRequest
 from adrec.serving.service import RecommendService, query_of
 
@@ -110,6 +111,30 @@ class Recommender(_Model):
         return _split(self.service.answer([p for b in batches for p in b]), batches)
 
 
+@serve.deployment(ray_actor_options={"num_cpus": 0.5}, max_ongoing_requests=8)
+class ImageScorer:
+    """A saved image detector scoring uploads for POST /v1/score/image (in the graph when
+    AppArgs.image_detector is set). A rejected upload comes back as {"status", "message"}
+    rather than raised, so the ingress answers its 4xx without unwrapping a Ray error."""
+
+    def __init__(self, path: str):
+        from adrec.detectors.image.base import ImageDetector
+        from adrec.detectors.registry import load_detector
+
+        torch.set_num_threads(1)
+        self.detector = load_detector(path)
+        if not isinstance(self.detector, ImageDetector):
+            raise ValueError(f"{path} holds {self.detector.name!r}, not an image detector")
+
+    def score(self, data: bytes) -> dict:
+        from adrec.detectors.image.upload import UploadError, score_upload
+
+        try:
+            return {"verdict": score_upload(self.detector, data).to_dict()}
+        except UploadError as exc:
+            return {"status": exc.status, "message": str(exc)}
+
+
 def replica_died(exc: BaseException) -> bool:
     """Whether a handle call failed because a replica (or its worker) died: Ray wraps the
     error once per hop (an upstream replica's death reaches a chained call as a
@@ -152,9 +177,11 @@ class Ingress:
         batch_wait_timeout_s: float = 0.0,
         max_batches_in_flight: int = 2,
         max_body_bytes: int = MAX_BODY_BYTES,
+        image_scorer: DeploymentHandle | None = None,
     ):
         self.detector = detector
         self.recommender = recommender
+        self.image_scorer = image_scorer
         self.batcher = Batcher(self._send, max_batch_size, max_batches_in_flight,
                                batch_wait_timeout_s)  # fmt: skip
         self.max_body_bytes = max_body_bytes
@@ -162,12 +189,22 @@ class Ingress:
 
     def __serve_build_asgi_app__(self):
         api = create_api(self._recommend, self._health, self.max_body_bytes)
+        if self.image_scorer is not None:
+            add_image_route(api, self._score_image)
         # The dashboard at /dashboard/ over the detector's run (asked on its first request),
         # with the Serve application's own metrics.
         return mount_dashboard(api, run_dir=self._health, live="serve")
 
     async def _recommend(self, request: RecommendRequest) -> bytes:
         return await self.batcher.submit(query_of(request))
+
+    async def _score_image(self, data: bytes) -> dict:
+        from adrec.detectors.image.upload import UploadError
+
+        out = await self.image_scorer.score.remote(data)
+        if "status" in out:
+            raise UploadError(out["message"], out["status"])
+        return out["verdict"]
 
     async def _health(self) -> dict:
         return await self.detector.info.remote()
@@ -208,6 +245,7 @@ def build_app(args: AppArgs | dict) -> serve.Application:
         args.batch_wait_timeout_s,
         args.max_batches_in_flight,
         args.max_body_bytes,
+        ImageScorer.bind(args.image_detector) if args.image_detector else None,
     )
 
 

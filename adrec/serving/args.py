@@ -48,6 +48,10 @@ class AppArgs(BaseModel):
         "the ones waiting are merged into one call (@serve.batch)",
     )  # fmt: skip
     max_body_bytes: int = Field(MAX_BODY_BYTES, ge=1024, description="Larger bodies get a 413")
+    image_detector: str | None = Field(
+        None, description="A saved image detector: served as POST /v1/score/image by an "
+        "ImageScorer deployment; unset: no image route",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _batches_can_merge(self):

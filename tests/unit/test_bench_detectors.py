@@ -88,9 +88,9 @@ def test_benchmark_runs_every_part_and_writes_reports(data_root, tmp_path):
         digits=(3,),
     )
     messages: list[str] = []
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU seconds: the wall clock also counts other jobs' time
     result = run_benchmark(cfg, echo=messages.append, registry=REGISTRY)
-    assert time.perf_counter() - t0 < 10
+    assert time.process_time() - t0 < 10
     md, js = write_report(result, tmp_path / "out")
 
     report = json.loads(js.read_text())

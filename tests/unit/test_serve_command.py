@@ -29,7 +29,7 @@ def test_serve_exposes_replicas_and_batching_knobs(no_ray):
     for option in ("--detector-replicas", "--recommender-replicas", "--ingress-replicas",
                    "--max-ongoing-requests", "--max-batch-size", "--batch-wait-s",
                    "--max-batches-in-flight", "--model-max-ongoing-requests",
-                   "--throughput-mode"):  # fmt: skip
+                   "--throughput-mode", "--image-detector"):  # fmt: skip
         assert option in result.output
 
 

@@ -219,6 +219,17 @@ def test_pca_drops_components_without_variance():
     assert np.isfinite(det.decision_function(np.c_[Y, Y[:, :1] * 2.0])).all()
 
 
+@pytest.mark.parametrize("method", ["weighted", "residual", "pyod"])
+def test_pca_on_constant_training_rows_scores_the_distance_to_them(method):
+    """A flat series gives identical training rows: no principal axis, finite scores, and a
+    row away from them scores higher than one on them."""
+    flat = np.full((60, 5), 3.0, dtype=np.float32)
+    det = PCADetector(method=method).fit(flat)
+    scores = det.decision_function(np.vstack([flat[:1], flat[:1] + 0.5]))
+    assert np.isfinite(scores).all() and np.isfinite(det.threshold_)
+    assert scores[1] > scores[0]
+
+
 def test_pca_residual_and_pyod_scores():
     det = PCADetector(method="residual", n_components=0.999).fit(X)
     assert len(det.components_) == X.shape[1] - 1  # all p would leave no residual

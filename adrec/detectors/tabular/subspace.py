@@ -44,7 +44,9 @@ class PCADetector(TabularDetector):
 
     n_components: None (every component with non-zero variance), an int, or a fraction in
     (0, 1) of the variance to keep. Components of (numerically) zero variance are always
-    dropped: constant or linearly dependent features cannot divide a score by zero."""
+    dropped: constant or linearly dependent features cannot divide a score by zero. Training
+    rows that are all the same (a flat series) have no principal axis at all: every axis then
+    weighs 1, and the score is the squared (scaled) distance to the training mean."""
 
     name = "pca"
 
@@ -94,6 +96,8 @@ class PCADetector(TabularDetector):
             _, singular, components = np.linalg.svd(centred / scale, full_matrices=False)
             variance = np.square(singular) / max(n - 1, 1)
         variance = np.maximum(variance, 0.0)
+        if variance[0] <= 0.0:  # constant training rows (a flat series): no principal axis,
+            variance = np.ones_like(variance)  # so every axis weighs 1 (distance to the mean)
         ratio = variance / max(variance.sum(), 1e-300)
         # One sign per component, as scikit-learn's PCA fixes it (its largest entry > 0):
         # PyOD's score measures distances to the components as points.
