@@ -9,10 +9,8 @@ calibrated on held-out normal rows on the driver."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from queue import Empty
 
 import numpy as np
 import ray
@@ -20,7 +18,6 @@ import ray.data
 import ray.train
 import ray.train.torch
 import torch
-from ray.util.queue import Queue
 
 from adrec.detectors.neural.torch_detector import TorchDetector
 from adrec.detectors.registry import detector_class, detector_names
@@ -31,6 +28,7 @@ from adrec.distributed.train import (
     _report,
     _resume,
     _train_epochs,
+    fit_with_progress,
 )
 
 
@@ -52,39 +50,6 @@ def detector_loop(config: dict) -> None:
             yield b["x"].float()
 
     _train_epochs(model, optimizer, batches, det.loss, config)
-
-
-class _ForwardReports(ray.train.UserCallback):
-    """Runs in the Train controller, whose output does not reach a quiet driver: hands rank
-    0's metrics of every report to the driver through a queue."""
-
-    def __init__(self, queue: Queue):
-        self.queue = queue
-
-    def after_report(self, run_context, metrics: list[dict], checkpoint) -> None:
-        self.queue.put(metrics[0])
-
-
-def _fit_with_progress(loop, config, datasets, name, storage, settings, log) -> ray.train.Result:
-    """`_fit`, calling `log(metrics)` on the driver after every report."""
-    queue = Queue(actor_options={"num_cpus": 0})
-    finished = threading.Event()
-
-    def forward() -> None:
-        while not (finished.is_set() and queue.empty()):
-            try:
-                log(queue.get(timeout=0.2))
-            except Empty:
-                pass
-
-    thread = threading.Thread(target=forward, daemon=True)
-    thread.start()
-    try:
-        return _fit(loop, config, datasets, name, storage, settings, [_ForwardReports(queue)])
-    finally:
-        finished.set()
-        thread.join()
-        ray.kill(queue.actor)
 
 
 def neural_detector(name: str, params: dict | None = None) -> TorchDetector:
@@ -131,7 +96,7 @@ def train_detector(
     }
     datasets = {"train": rows.select_columns(["x"])}
     run = (detector_loop, config, datasets, run_name or f"detector-{name}", storage, settings)
-    result = _fit(*run) if log is None else _fit_with_progress(*run, log)
+    result = _fit(*run) if log is None else fit_with_progress(*run, log)
     trained = _load_model(result, det.build_module(config["n_features"]))
     det.use_module(trained).calibrate(calibration)
     return det, dict(result.metrics or {})
@@ -302,7 +267,7 @@ def train_image_detector(
     }
     datasets = {"train": train_ds.select_columns(["image"])}
     run = (image_detector_loop, config, datasets, run_name or f"image-{name}", storage, settings)
-    result = _fit(*run) if log is None else _fit_with_progress(*run, log)
+    result = _fit(*run) if log is None else fit_with_progress(*run, log)
     trained = _load_model(result, det.build_module(tuple(sample.shape[1:]), pretrained=False))
     calib, _ = ray_images.images_on_driver(ray_images.read_images(calib_paths, size))
     det.use_module(trained, sample).calibrate(calib)
