@@ -253,7 +253,7 @@ def test_no_request_fails_when_a_replica_dies_under_load(graph):
     assert counts["ok"] > 20
 
 
-# -- the retry itself, deterministic: a replica that dies in the middle of its first request --
+# -- a replica that dies in the middle of its first request: the request is still answered --
 
 
 def _fragile_app(marker: str):
@@ -301,7 +301,12 @@ def test_a_request_in_flight_on_a_dying_replica_is_answered_by_another(ray_clust
 
     handle = serve.run(_fragile_app(str(tmp_path / "died")), name="fragile", route_prefix=None)
     try:
-        assert handle.remote(20).result(timeout_s=120) == (41, 1)
-        assert (tmp_path / "died").exists()
+        answer, retries = handle.remote(20).result(timeout_s=120)
+        assert (tmp_path / "died").exists()  # the first replica died with the request in it
+        # Answered right: by the ingress's retry (1), or by Serve's router resending the
+        # request before the death reached the caller (0); never twice. The retry's own logic
+        # is tested without a cluster in tests/unit/test_replica_retry.py.
+        assert answer == 41
+        assert retries in (0, 1)
     finally:
         serve.delete("fragile")
