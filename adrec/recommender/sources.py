@@ -106,14 +106,26 @@ def trending(
     before each prediction time count, so no future reaches the source."""
     order = np.argsort(timestamps, kind="stable")
     ts, items = np.asarray(timestamps)[order], np.asarray(item_ids)[order]
-    out = np.ones((len(at), n_items + 1))
-    out[:, 0] = 0.0
+    return _trending_sorted(items, ts, at, window_s, n_items)
+
+
+def _trending_sorted(items, ts, at, window_s: float, n_items: int, counts=None) -> np.ndarray:
+    """trending() of a log already in time order; `counts(a, b)`, where given, is the
+    smoothed count vector of the slice a:b (Trending caches it)."""
+    counts = counts or (lambda a, b: _window_counts(items, a, b, n_items))
     lo = np.searchsorted(ts, np.asarray(at) - window_s, side="left")
     hi = np.searchsorted(ts, np.asarray(at), side="left")
+    out = np.empty((len(lo), n_items + 1))
     for r, (a, b) in enumerate(zip(lo, hi, strict=True)):
-        out[r] += np.bincount(items[a:b], minlength=n_items + 1)[: n_items + 1]
-        out[r, 0] = 0.0
-    return _normalise_rows(out)
+        out[r] = counts(int(a), int(b))
+    return out
+
+
+def _window_counts(items: np.ndarray, a: int, b: int, n_items: int) -> np.ndarray:
+    """The add-one smoothed distribution of items[a:b] (column 0, the padding, is 0)."""
+    out = np.bincount(items[a:b], minlength=n_items + 1)[: n_items + 1] + 1.0
+    out[0] = 0.0
+    return out / out.sum()
 
 
 def _normalise_rows(x: np.ndarray) -> np.ndarray:
@@ -157,7 +169,18 @@ class Trending:
 
     def scores(self, at: np.ndarray) -> np.ndarray:
         """[len(at), n_items + 1] add-one smoothed distributions (column 0 padding)."""
-        return trending(self.items, self.times, at, self.window_days * 86_400.0, self.n_items)
+        return _trending_sorted(self.items, self.times, at, self.window_days * 86_400.0,
+                                self.n_items, self._counts)  # fmt: skip
+
+    def _counts(self, a: int, b: int) -> np.ndarray:
+        # Served requests mostly ask at the same few times (the log's end, today): the window's
+        # distribution is computed once per slice of the log. Bounded; a copy is handed out.
+        cache = self.__dict__.setdefault("_cache", {})
+        if (a, b) not in cache:
+            if len(cache) >= 64:
+                cache.pop(next(iter(cache)))
+            cache[(a, b)] = _window_counts(self.items, a, b, self.n_items)
+        return cache[(a, b)]
 
 
 def emerging_weights(histories, shares: np.ndarray, recent: int, min_profile: int) -> np.ndarray:

@@ -75,6 +75,18 @@ def test_string_ids_round_trip_and_a_start_offset():
     assert len(empty) == 0 and empty.kind == "str" and empty.index(["x"]).tolist() == [-1]
 
 
+@pytest.mark.parametrize("start", [0, 1])
+def test_short_lists_take_the_dict_path_and_agree_with_the_arrow_path(start):
+    m = IdMap.from_ids(["7", "a", "-3", "1180591620717411303424", " b", "é"], start=start)
+    many = [7, "7", "a", -3, 2**70, "b", "é", "x", 8, "", " a", "a ", 7.0, True, None, "\u3000a"]
+    slow = m.index(pd.Series(many, dtype=object)).tolist()  # a Series always takes Arrow's
+    assert m.index(many).tolist() == slow  # a list with a float in it: Arrow's too
+    one_by_one = [m.index([v]).tolist()[0] for v in many]  # most of these by the dict
+    assert one_by_one == slow
+    held = [m.index_of(r) for r in ("7", "7", "a", "-3", "1180591620717411303424", "b", "é")]
+    assert slow[:7] == held and min(held) >= start and slow[7:10] == [-1, -1, -1]
+
+
 def test_id_map_frames_round_trip():
     m = IdMap.from_ids(["x", "y", "z"], start=1)
     back = IdMap.from_frame(m.to_frame().sample(frac=1.0, random_state=0))
