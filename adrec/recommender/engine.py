@@ -192,20 +192,14 @@ class AnomalyAwareRecommender:
         return rank_items(probs, weights, [h.items for h in histories], k, self.sources.names)
 
     def recommend(
-        self,
-        histories: list[History],
-        k: int | list[int],
-        anomaly: dict | None = None,
-        probs: np.ndarray | None = None,
+        self, histories: list[History], k: int | list[int], anomaly: dict | None = None
     ) -> list:
         """The served answer for each history: ranked items (raw ids), the weights, the
         emerging categories and the anomaly. `k` is one count for all, or one per history
         (a served batch mixes requests: the sources run once for the batch, and each history
-        is ranked with its own k exactly as it would be alone). `probs`: the sources'
-        sources.probs(histories), where they were computed already (the served graph runs
-        them while the detector scores)."""
+        is ranked with its own k exactly as it would be alone)."""
         anomaly = anomaly or self.anomaly(histories)
-        probs = self.sources.probs(histories) if probs is None else probs
+        probs = self.sources.probs(histories)
         weights = self.blend_weights(histories, anomaly)["served"]
         names = self.sources.names
         emerging = self._emerging(histories)

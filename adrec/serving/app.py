@@ -1,15 +1,15 @@
-"""The served graph on Ray Serve: Ingress (FastAPI) -> Recommender, which the Detector feeds.
+"""The served graph on Ray Serve: Ingress (FastAPI) -> Detector -> Recommender.
 
 The ingress serves the API (adrec.serving.http.create_api, the plain process's API too): it
 parses and validates each request into a compact Query (arrays; no model needed) and hands it
 to a continuous batcher (adrec.serving.batching). Each batch crosses the graph as one call
-to the Recommender, which first sends the queries on to the Detector and, while the Detector
-builds the Histories and scores the behaviour windows, builds them too and runs the sources
-over the batch (one sequential-model forward): the two halves of the model work run at the
-same time in two processes, which is what lets one request through the graph take less
-time than in one plain process. With the Detector's anomaly scores back, the Recommender
-blends, ranks each request with its own k and returns the response bodies already encoded;
-the ingress sends those bytes. Batches that wait at a model replica together are merged into
+per deployment: the Detector builds every user's History once and scores the behaviour
+windows in one detector call; its DeploymentResponse is passed straight into the
+Recommender's call, so the Recommender receives the Histories and the anomaly scores without
+a round trip through the ingress and without parsing the requests or building the Histories
+again. The Recommender runs the sources once for the batch (one sequential-model forward),
+ranks each request with its own k and returns the response bodies already encoded; the
+ingress sends those bytes. Batches that wait at a model replica together are merged into
 one call (`@serve.batch`).
 
 Requests are idempotent: when a replica dies under a batch (ray.kill, a crashed node), the
@@ -21,7 +21,6 @@ deployments) is a setting of the cluster, not of this application.
     serve run serve_apps.recommend_app:build_app run_dir=runs/demo max_batch_size=32
 """
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -86,53 +85,30 @@ _MERGE = {
 @serve.deployment(ray_actor_options={"num_cpus": 0.5}, max_ongoing_requests=16)
 class Detector(_Model):
     def _merged(self):
-        return self.anomalies
+        return self.prepare
 
     def info(self) -> dict:
         return {"run_dir": self.run_dir, **self.service.info()}
 
     @serve.batch(**_MERGE)
-    async def anomalies(self, batches: list[list]) -> list[list]:
-        """Queries -> each one's anomaly (score, calibrated, has_window) or RequestError,
-        for every batch waiting: one detector call over all of them."""
+    async def prepare(self, batches: list[list]) -> list[list]:
+        """Queries -> Prepared (History, ignored events, anomaly) or RequestError, for every
+        batch waiting: one detector call over all of them."""
         self._count(batches)
-        return _split(self.service.anomalies([q for b in batches for q in b]), batches)
+        return _split(self.service.prepare([q for b in batches for q in b]), batches)
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.5}, max_ongoing_requests=16)
 class Recommender(_Model):
-    def __init__(
-        self, run_dir: str, detector: DeploymentHandle,
-        max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
-    ):  # fmt: skip
-        self.detector = detector
-        self.retried = 0
-        super().__init__(run_dir, max_batch_size)
-
     def _merged(self):
-        return self.recommend
+        return self.answer
 
     @serve.batch(**_MERGE)
-    async def recommend(self, batches: list[list]) -> list[list]:
-        """Queries -> the response body (JSON bytes) or RequestError. The Detector scores
-        the batch while this replica runs the sources over it (in a thread, so that the
-        event loop sends the Detector's call meanwhile); then the blend and the ranking."""
+    async def answer(self, batches: list[list]) -> list[list]:
+        """Prepared -> the response body (JSON bytes), or the RequestError passed on: one
+        pass of the sources (one sequential-model forward) over every batch waiting."""
         self._count(batches)
-        queries = [q for b in batches for q in b]
-        sent = [self.detector.anomalies.remote(queries)]
-        staged = await asyncio.to_thread(self.service.stage, queries)
-
-        async def scored():  # the call already sent; a new one if its replica died
-            return await (sent.pop() if sent else self.detector.anomalies.remote(queries))
-
-        anomalies = await once_more_if_a_replica_dies(scored, self._count_retry)
-        return _split(self.service.finish(staged, anomalies), batches)
-
-    def _count_retry(self) -> None:
-        self.retried += 1
-
-    def batch_stats(self) -> dict:
-        return {**super().batch_stats(), "retried_batches": self.retried}
+        return _split(self.service.answer([p for b in batches for p in b]), batches)
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.5}, max_ongoing_requests=8)
@@ -238,7 +214,8 @@ class Ingress:
         requests are idempotent)."""
 
         async def through_the_graph():
-            return await self.recommender.recommend.remote(queries)
+            prepared = self.detector.prepare.remote(queries)
+            return await self.recommender.answer.remote(prepared)
 
         return await once_more_if_a_replica_dies(through_the_graph, self._count_retry)
 
@@ -256,16 +233,14 @@ def build_app(args: AppArgs | dict) -> serve.Application:
         return {"num_replicas": n} if n else {}
 
     models = {"max_ongoing_requests": args.model_max_ongoing_requests}
-    detector = Detector.options(**models, **replicas(args.detector_replicas)).bind(
-        args.run_dir, args.max_batch_size
-    )
+    detector = Detector.options(**models, **replicas(args.detector_replicas))
     recommender = Recommender.options(**models, **replicas(args.recommender_replicas))
     ingress = Ingress.options(
         max_ongoing_requests=args.max_ongoing_requests, **replicas(args.ingress_replicas)
     )
     return ingress.bind(
-        detector,
-        recommender.bind(args.run_dir, detector, args.max_batch_size),
+        detector.bind(args.run_dir, args.max_batch_size),
+        recommender.bind(args.run_dir, args.max_batch_size),
         args.max_batch_size,
         args.batch_wait_timeout_s,
         args.max_batches_in_flight,

@@ -11,12 +11,6 @@ A request crosses three steps, each a function of the one before:
                                           forward) over the batch, each request ranked with
                                           its own k, the response body as JSON
 
-The served graph splits the same work across two processes so that the two halves run at
-the same time: the detector's half, `anomalies(queries)`, and the recommender's,
-`stage(queries)` (Histories and the sources' forward pass, which do not need the anomaly)
-then `finish(staged, anomalies)` (the blend, the ranking, the bodies). Both halves build the
-History from the same Query with the same code, so they agree on it.
-
 A request the model cannot use (an action it does not know, a prediction time past its
 horizon) is a RequestError naming the field, returned in the request's place so that one bad
 request never fails the others of its batch.
@@ -97,18 +91,6 @@ class Prepared:
     anomaly: dict  # score (NaN without a window), calibrated, has_window
 
 
-@dataclass
-class Staged:
-    """The recommender's half of a batch before the anomaly: each query's history(query)
-    (or its RequestError), and the sources' probabilities of those with a History (`rows`:
-    query index -> row of `probs`)."""
-
-    queries: list[Query]
-    built: list
-    rows: dict[int, int]
-    probs: np.ndarray | None
-
-
 class RecommendService:
     def __init__(self, engine: AnomalyAwareRecommender, clock=time.time):
         self.engine = engine
@@ -163,22 +145,16 @@ class RecommendService:
                 raise RequestError(("events", i, "action"), f"unknown action {shown!r}; this "
                                    f"model knows {list(names)}")  # fmt: skip
 
-    def histories(self, queries: list[Query]) -> list[tuple[History, dict, bool] | RequestError]:
-        """history(query) of every query, or its RequestError in its place."""
-        out: list = []
-        for q in queries:
-            try:
-                out.append(self.history(q))
-            except RequestError as exc:
-                out.append(exc)
-        return out
-
     def prepare(self, queries: list[Query]) -> list[Prepared | RequestError]:
         """Histories of every query and one detector call over all of them."""
-        built = self.histories(queries)
-        out: list = [b if isinstance(b, RequestError) else None for b in built]
-        ok = [i for i, b in enumerate(built) if not isinstance(b, RequestError)]
-        parts = [built[i] for i in ok]
+        out: list = [None] * len(queries)
+        ok, parts = [], []
+        for i, q in enumerate(queries):
+            try:
+                parts.append(self.history(q))
+                ok.append(i)
+            except RequestError as exc:
+                out[i] = exc
         if ok:
             a = self.engine.anomaly([h for h, _, _ in parts])
             for j, (i, (h, ignored, known)) in enumerate(zip(ok, parts, strict=True)):
@@ -187,41 +163,9 @@ class RecommendService:
                 out[i] = Prepared(queries[i].user_id, queries[i].k, known, h, ignored, anomaly)
         return out
 
-    def anomalies(self, queries: list[Query]) -> list[dict | RequestError]:
-        """The detector's half alone: each query's anomaly (score, calibrated, has_window)."""
-        return [p.anomaly if isinstance(p, Prepared) else p for p in self.prepare(queries)]
-
     # -- the recommender's part ---------------------------------------------------------------
-    def stage(self, queries: list[Query]) -> Staged:
-        """The recommender's half before the anomaly is known: Histories and one pass of the
-        sources over the batch."""
-        built = self.histories(queries)
-        ok = [i for i, b in enumerate(built) if not isinstance(b, RequestError)]
-        probs = self.engine.sources.probs([built[i][0] for i in ok]) if ok else None
-        return Staged(queries, built, {i: row for row, i in enumerate(ok)}, probs)
-
-    def finish(
-        self, staged: Staged, anomalies: list[dict | RequestError]
-    ) -> list[bytes | RequestError]:
-        """Response bodies of staged queries with their anomalies (anomalies(queries))."""
-        if len(anomalies) != len(staged.queries):
-            raise ValueError(f"{len(anomalies)} anomalies for {len(staged.queries)} queries")
-        prepared: list = []
-        for q, b, a in zip(staged.queries, staged.built, anomalies, strict=True):
-            if isinstance(b, RequestError) or isinstance(a, RequestError):
-                prepared.append(b if isinstance(b, RequestError) else a)
-            else:
-                history, ignored, known = b
-                prepared.append(Prepared(q.user_id, q.k, known, history, ignored, a))
-        rows = [staged.rows[i] for i, p in enumerate(prepared) if isinstance(p, Prepared)]
-        probs = staged.probs[:, rows] if rows else None  # [source, history, item]
-        return self.answer(prepared, probs)
-
-    def answer(
-        self, prepared: list[Prepared | RequestError], probs: np.ndarray | None = None
-    ) -> list[bytes | RequestError]:
-        """Response bodies (JSON bytes) of every prepared request, errors passed through.
-        `probs`: the sources' output for the prepared requests in order, where known."""
+    def answer(self, prepared: list[Prepared | RequestError]) -> list[bytes | RequestError]:
+        """Response bodies (JSON bytes) of every prepared request, errors passed through."""
         out: list = list(prepared)
         ok = [i for i, p in enumerate(prepared) if isinstance(p, Prepared)]
         if not ok:
@@ -233,7 +177,7 @@ class RecommendService:
             "calibrated": np.array([p.anomaly["calibrated"] for p in batch], np.float64),
             "has_window": np.array([p.anomaly["has_window"] for p in batch], bool),
         }
-        results = self.engine.recommend(histories, [p.k for p in batch], arrays, probs)
+        results = self.engine.recommend(histories, [p.k for p in batch], arrays)
         det = self.engine.detector
         threshold = det.threshold if det else None
         for i, p, result in zip(ok, batch, results, strict=True):

@@ -179,37 +179,3 @@ def test_queries_and_prepared_requests_cross_processes_pickled(fitted):
     prepared = pickle.loads(pickle.dumps(service.prepare(pickle.loads(pickle.dumps(queries)))))
     assert isinstance(prepared[3], RequestError) and prepared[3].problem()["loc"][-1] == "action"
     assert service.answer(prepared)[0] == service.answer(service.prepare(queries))[0]
-
-
-def test_the_graphs_two_halves_answer_byte_for_byte_as_one_process(fitted):
-    import pickle
-
-    _, engine, _, _ = fitted
-    detector_side, recommender_side = RecommendService(engine), RecommendService(engine)
-    queries = [query_of(r) for r in _requests(engine)]
-    # The detector's half crosses a process boundary, as in the graph.
-    anomalies = pickle.loads(pickle.dumps(detector_side.anomalies(queries)))
-    assert isinstance(anomalies[3], RequestError) and set(anomalies[0]) == {
-        "score", "calibrated", "has_window"}  # fmt: skip
-    staged = recommender_side.stage(queries)
-    assert staged.probs.shape[1] == 5 and 3 not in staged.rows  # no sources for the error
-    split = recommender_side.finish(staged, anomalies)
-    assert split[3].loc == ("events", 0, "action")
-    whole = detector_side.answer(detector_side.prepare(queries))
-    assert [b for b in split if isinstance(b, bytes)] == [b for b in whole if isinstance(b, bytes)]
-
-
-def test_an_error_found_by_either_half_is_answered_and_the_rest_keep_their_rows(fitted):
-    _, engine, _, _ = fitted
-    service = RecommendService(engine)
-    queries = [query_of(r) for r in _requests(engine)]
-    anomalies = service.anomalies(queries)
-    anomalies[1] = RequestError(("at",), "found only by the detector's half")
-    out = service.finish(service.stage(queries), anomalies)
-    assert out[1].loc == ("at",) and out[3].loc == ("events", 0, "action")
-    alone = service.answer(service.prepare([queries[4]]))[0]
-    got, want = json.loads(out[4])["items"], json.loads(alone)["items"]
-    assert [i["item_id"] for i in got] == [i["item_id"] for i in want]
-    np.testing.assert_allclose([i["score"] for i in got], [i["score"] for i in want], rtol=1e-6)
-    with pytest.raises(ValueError, match="anomalies for"):
-        service.finish(service.stage(queries), anomalies[:-1])
