@@ -32,10 +32,10 @@ from adrec.detectors.tabular._common import (
     TabularDetector,
     check_choice,
     check_int,
+    uses_tree,
 )
 
 KNN_METHODS = ("largest", "mean", "median")  # PyOD's names for the distance summary
-_MAX_TREE_DIMENSIONS = 15  # scikit-learn's own limit for a KD tree under algorithm="auto"
 _LEAF_SIZE = 32  # rows per KD tree leaf: 10-15% less CPU than SciPy's 16 (LOF, 100k rows)
 _ORDER_FROM_ROWS = 2_000  # queries in a batch from which sorting them pays for itself
 
@@ -43,10 +43,6 @@ _ORDER_FROM_ROWS = 2_000  # queries in a batch from which sorting them pays for 
 def leaf_order(rows: np.ndarray) -> np.ndarray:
     """A permutation of the rows that keeps near rows together: a KD tree's leaf order."""
     return cKDTree(rows, leafsize=_LEAF_SIZE).indices
-
-
-def uses_tree(n_features: int) -> bool:
-    return n_features <= _MAX_TREE_DIMENSIONS
 
 
 class NeighborIndex:
