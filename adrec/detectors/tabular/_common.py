@@ -16,7 +16,7 @@ SCALINGS = ("shrink", "standard", "range", "none")
 # Rows per block where a method works on [rows, something] intermediates (kernel rows,
 # neighbour lists): about 8 M float64 values (64 MB) per block.
 _BLOCK_VALUES = 8_000_000
-# Above this many features a space-partitioning tree prunes next to nothing, and exact
+# Above this many features a space-partitioning tree prunes little, and exact
 # brute force in BLAS is faster (scikit-learn's own limit for a KD tree under "auto").
 MAX_TREE_DIMENSIONS = 15
 
