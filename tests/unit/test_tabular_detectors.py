@@ -413,3 +413,29 @@ def test_high_dimensional_neighbours_are_exact_brute_force():
     det = KNNDetector(n_neighbors=4, scaling="none").fit(wide)
     dist = np.sort(np.linalg.norm(query[:, None, :] - wide[None].astype(np.float64), axis=2), 1)
     np.testing.assert_allclose(det.decision_function(query), dist[:, 3], rtol=1e-6)
+
+
+def test_neighbour_queries_in_leaf_order_give_each_row_its_own_answer(monkeypatch):
+    import adrec.detectors.tabular.neighbors as neighbors
+
+    monkeypatch.setattr(neighbors, "_ORDER_FROM_ROWS", 1)  # every batch searched in leaf order
+    det = LOFDetector(n_neighbors=5).fit(X)
+    whole = det.decision_function(Y)
+    one_by_one = np.concatenate([det.decision_function(Y[i : i + 1]) for i in range(len(Y))])
+    np.testing.assert_array_equal(whole, one_by_one)
+    ref = LocalOutlierFactor(n_neighbors=5, novelty=True).fit(det.train_)
+    np.testing.assert_allclose(whole, -ref.score_samples(det.scaler_.transform(Y)), rtol=1e-9)
+
+
+def test_kde_above_fifteen_features_sums_every_kernel_exactly(tmp_path):
+    wide, query = gaussian(80, p=20, seed=8), gaussian(30, p=20, seed=9) * 3.0
+    det = KDEDetector().fit(wide)
+    assert det.kde_ is None  # no tree: it would prune next to nothing in 20 dimensions
+    Z, h = det.scaler_.transform(query), det.bandwidth_
+    sq = np.sum((Z[:, None, :] - det.train_[None]) ** 2, axis=2)
+    direct = stats.norm.logpdf(np.sqrt(sq), scale=h)  # one feature's kernel, times the rest:
+    direct += (wide.shape[1] - 1) * stats.norm.logpdf(0.0, scale=h)  # the d-dim Gaussian
+    expected = -(np.logaddexp.reduce(direct, axis=1) - np.log(len(wide)))
+    np.testing.assert_allclose(det.decision_function(query), expected, rtol=1e-10)
+    loaded = load_detector(det.save(tmp_path / "kde"))
+    np.testing.assert_array_equal(loaded.decision_function(query), det.decision_function(query))

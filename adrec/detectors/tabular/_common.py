@@ -16,6 +16,9 @@ SCALINGS = ("shrink", "standard", "range", "none")
 # Rows per block where a method works on [rows, something] intermediates (kernel rows,
 # neighbour lists): about 8 M float64 values (64 MB) per block.
 _BLOCK_VALUES = 8_000_000
+# Above this many features a space-partitioning tree prunes little, and exact
+# brute force in BLAS is faster (scikit-learn's own limit for a KD tree under "auto").
+MAX_TREE_DIMENSIONS = 15
 
 
 class TabularDetector(BaseDetector):
@@ -58,6 +61,11 @@ def row_norms_squared(A: np.ndarray) -> np.ndarray:
     """Each row's squared Euclidean norm (einsum: several times faster than a sum over a
     short last axis)."""
     return np.einsum("ij,ij->i", A, A)
+
+
+def uses_tree(n_features: int) -> bool:
+    """Whether a KD tree is worth building for rows of `n_features` features."""
+    return n_features <= MAX_TREE_DIMENSIONS
 
 
 def check_int(value: Any, name: str, minimum: int = 1) -> int:

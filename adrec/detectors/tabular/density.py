@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.linalg import solve_triangular
+from scipy.special import logsumexp
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KernelDensity
 
@@ -12,10 +13,12 @@ from adrec.detectors.tabular._common import (
     SCALINGS,
     Scaler,
     TabularDetector,
+    blockwise,
     check_choice,
     check_int,
     check_positive,
     row_norms_squared,
+    uses_tree,
 )
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -126,17 +129,42 @@ class GMMDetector(TabularDetector):
         self._restore(self._state())  # score from the contiguous arrays a load gives
 
 
-class KDEDetector(TabularDetector):
-    """scikit-learn's KernelDensity (Gaussian kernel) on scaled rows (`scaling`, "range" by
-    default: see Scaler; per-feature standard deviations made it weak on the planted life
-    events, 0.72 AUROC, by inflating sparse features that one bandwidth must then cover).
-    The bandwidth is "scott", "silverman" (scikit-learn's rules for unit-spread data) or a
-    number. `rtol` is scikit-learn's relative tolerance of the density: the tree skips nodes
-    whose contribution is below it, a log-density error of at most about rtol (1e-4 by
-    default), many times faster than exact summation on large data.
+def gaussian_log_density(
+    X: np.ndarray, train: np.ndarray, train_sq: np.ndarray, bandwidth: float
+) -> np.ndarray:
+    """log of the Gaussian kernel density estimate of the rows `train` (with squared norms
+    `train_sq`) at each row of X, every kernel summed exactly: scikit-learn's
+    KernelDensity with rtol=0, up to rounding. Distances in BLAS, over row blocks of
+    bounded memory."""
+    n, d = train.shape
+    log_norm = -np.log(n) - 0.5 * d * np.log(2.0 * np.pi) - d * np.log(bandwidth)
 
-    The resolved bandwidth and the scaled training rows are the state; the tree is rebuilt
-    from them at load."""
+    def block(Q: np.ndarray) -> np.ndarray:
+        sq = row_norms_squared(Q)[:, None] + train_sq - 2.0 * (Q @ train.T)
+        np.maximum(sq, 0.0, out=sq)  # rounding can leave a duplicate's distance below 0
+        sq *= -0.5 / bandwidth**2
+        return logsumexp(sq, axis=1)
+
+    return blockwise(block, X, n) + log_norm
+
+
+class KDEDetector(TabularDetector):
+    """A Gaussian kernel density estimate on scaled rows (`scaling`, "range" by default:
+    see Scaler; per-feature standard deviations made it weak on the planted life events,
+    0.72 AUROC, by inflating sparse features that one bandwidth must then cover). The
+    bandwidth is "scott", "silverman" (scikit-learn's rules for unit-spread data) or a
+    number.
+
+    In up to 15 dimensions the density comes from scikit-learn's KernelDensity, whose KD
+    tree skips nodes whose contribution is below `rtol` of the density (a log-density error
+    of at most about rtol, 1e-4 by default): many times faster than exact summation on
+    large data. Above 15 dimensions a tree prunes little (scikit-learn's own limit for a KD
+    tree under "auto"), so the kernels are summed exactly in BLAS instead (rtol unused):
+    fit + score took 0.006 CPU s per 64-dimensional digits task where the tree took 0.02,
+    and 1.9 on the planted life events (126 features) where it took 10.5.
+
+    The resolved bandwidth and the scaled training rows are the state; the tree (or the
+    rows' squared norms) is rebuilt from them at load."""
 
     name = "kde"
 
@@ -172,10 +200,17 @@ class KDEDetector(TabularDetector):
     def _build(self) -> None:
         # Always built from the resolved number, after fit and after load alike, so that both
         # run exactly the same arithmetic.
-        self.kde_ = KernelDensity(bandwidth=self.bandwidth_, rtol=float(self.rtol)).fit(self.train_)
+        if uses_tree(self.train_.shape[1]):
+            self.kde_ = KernelDensity(bandwidth=self.bandwidth_, rtol=float(self.rtol))
+            self.kde_.fit(self.train_)
+        else:
+            self.kde_, self.train_sq_ = None, row_norms_squared(self.train_)
 
     def _score_rows(self, X: np.ndarray) -> np.ndarray:
-        return -self.kde_.score_samples(self.scaler_.transform(X))
+        Z = self.scaler_.transform(X)
+        if self.kde_ is None:
+            return -gaussian_log_density(Z, self.train_, self.train_sq_, self.bandwidth_)
+        return -self.kde_.score_samples(Z)
 
     def _state(self) -> dict[str, np.ndarray]:
         extra = {"train": self.train_, "bandwidth": np.array(self.bandwidth_)}

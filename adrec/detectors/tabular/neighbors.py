@@ -4,8 +4,18 @@ the Local Outlier Factor (Breunig et al. 2000).
 Exact Euclidean neighbours, memory bounded: in up to 15 dimensions (where scikit-learn's
 "auto" would build a KD tree) SciPy's cKDTree, the faster KD tree on these machines (25-35%
 less CPU than scikit-learn's for the same queries); above that scikit-learn's
-NearestNeighbors, whose brute force runs in BLAS over row blocks of bounded memory. The
-saved state is the scaled training rows (plus LOF's k-distances and reachability
+NearestNeighbors, whose brute force runs in BLAS over row blocks of bounded memory.
+
+A KD tree search is bound by memory, not arithmetic, once the rows outgrow the CPU caches:
+rows and queries in arbitrary order make each query walk to other nodes than the last one.
+So the training rows are stored in the tree's own leaf order, and a large batch of queries
+is searched in a leaf order of its own (then put back): near queries follow one another
+and find the nodes they need still cached. With leaves of 32 rows instead of 16, that took
+LOF's fit + score on 300,000 rows of 10 features (benchmarks/detector_scale.py's data)
+from 36 to 12 CPU seconds, with the same neighbours: each query's search does not depend
+on the others, so a row's answer does not depend on its batch.
+
+The saved state is the scaled training rows (plus LOF's k-distances and reachability
 densities); the index is a deterministic function of the rows and is rebuilt from them at
 load, so loaded scores equal fitted ones."""
 
@@ -22,10 +32,17 @@ from adrec.detectors.tabular._common import (
     TabularDetector,
     check_choice,
     check_int,
+    uses_tree,
 )
 
 KNN_METHODS = ("largest", "mean", "median")  # PyOD's names for the distance summary
-_MAX_TREE_DIMENSIONS = 15  # scikit-learn's own limit for a KD tree under algorithm="auto"
+_LEAF_SIZE = 32  # rows per KD tree leaf: 10-15% less CPU than SciPy's 16 (LOF, 100k rows)
+_ORDER_FROM_ROWS = 2_000  # queries in a batch from which sorting them pays for itself
+
+
+def leaf_order(rows: np.ndarray) -> np.ndarray:
+    """A permutation of the rows that keeps near rows together: a KD tree's leaf order."""
+    return cKDTree(rows, leafsize=_LEAF_SIZE).indices
 
 
 class NeighborIndex:
@@ -33,12 +50,20 @@ class NeighborIndex:
 
     def __init__(self, rows: np.ndarray) -> None:
         self.rows = rows
-        if rows.shape[1] <= _MAX_TREE_DIMENSIONS:
-            self._tree, self._brute = cKDTree(rows), None
+        if uses_tree(rows.shape[1]):
+            self._tree, self._brute = cKDTree(rows, leafsize=_LEAF_SIZE), None
         else:
             self._tree, self._brute = None, NearestNeighbors().fit(rows)
 
     def query(self, X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._tree is None or len(X) < _ORDER_FROM_ROWS:
+            return self._search(X, k)
+        order = leaf_order(X)
+        dist, ind = np.empty((len(X), k)), np.empty((len(X), k), dtype=np.intp)
+        dist[order], ind[order] = self._search(X[order], k)
+        return dist, ind
+
+    def _search(self, X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         if self._tree is not None:
             dist, ind = self._tree.query(X, k=k)
             return dist.reshape(len(X), k), ind.reshape(len(X), k)
@@ -46,8 +71,10 @@ class NeighborIndex:
 
     def query_training(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The k nearest neighbours of the training rows `rows` (indices), each row itself
-        left out (as scikit-learn does: an exact duplicate still counts as a neighbour)."""
-        dist, ind = self.query(self.rows[rows], k + 1)
+        left out (as scikit-learn does: an exact duplicate still counts as a neighbour).
+        The training rows are stored in leaf order (see _NeighborDetector), so rows in
+        increasing order are already a cache-friendly query order."""
+        dist, ind = self._search(self.rows[rows], k + 1)
         is_self = ind == rows[:, None]
         is_self[~is_self.any(axis=1), -1] = True  # itself beyond k + 1 duplicates
         keep = ~is_self
@@ -63,7 +90,10 @@ class _NeighborDetector(TabularDetector):
             raise ValueError(f"n_neighbors ({k}) must be below the number of rows ({len(X)})")
         check_choice(self.scaling, "scaling", SCALINGS)
         self.scaler_ = Scaler.fit(X, self.scaling)
-        self.train_ = np.ascontiguousarray(self.scaler_.transform(X))
+        scaled = self.scaler_.transform(X)
+        if uses_tree(scaled.shape[1]):  # leaf order: see the module docstring
+            scaled = scaled[leaf_order(scaled)]
+        self.train_ = np.ascontiguousarray(scaled)
         self._build_index()
 
     def _build_index(self) -> None:

@@ -85,11 +85,17 @@ class PCADetector(TabularDetector):
             raise ValueError("pca's residual needs at least 2 features (p - 1 components)")
         if isinstance(self.power, bool) or not isinstance(self.power, int | float):
             raise ValueError(f"power must be a number, got {self.power!r}")
-        self.scaler_ = Scaler.fit(X, self.scaling)
-        mean, scale = X.mean(axis=0), self.scaler_.scale
+        mean = X.mean(axis=0)
         centred = X - mean
-        if n > p:  # the eigendecomposition of the scaled rows' covariance (one product)
-            gram = centred.T @ centred
+        gram = centred.T @ centred if n > p else None
+        if gram is not None and self.scaling != "range":
+            # The per-feature spreads are the Gram matrix's diagonal: no second pass for them.
+            spread = np.sqrt(np.maximum(np.diag(gram), 0.0) / n)
+            self.scaler_ = Scaler.from_moments(mean, spread, self.scaling)
+        else:
+            self.scaler_ = Scaler.fit(X, self.scaling)
+        scale = self.scaler_.scale
+        if gram is not None:  # the eigendecomposition of the scaled rows' covariance
             variance, vectors = np.linalg.eigh(gram / (n - 1) / np.outer(scale, scale))
             variance, components = variance[::-1], vectors[:, ::-1].T
         else:  # fewer rows than features: the thin SVD of the scaled rows
