@@ -356,3 +356,41 @@ def read_rejects(out: str) -> pd.DataFrame:
     output = _Output(out)
     tables = [pq.read_table(f, filesystem=output.fs) for f in output.read_dir("rejects")]
     return pa.concat_tables(tables or [REJECT_SCHEMA.empty_table()]).to_pandas()
+
+
+# ---- the product's read: `adrec train` and `adrec prep` ---------------------------------------
+
+PIPELINE_FORMATS = ("parquet", "csv")  # the product's tabular formats (readers.FORMATS)
+
+
+def pipeline_format(spec) -> str | None:
+    """The pipeline format of an InputSpec (adrec.data.readers), or None where the product
+    reads the log another way (MovieLens, reviews: layouts with item facts beside)."""
+    from adrec.data.readers import plan_input
+
+    fmt = plan_input(spec).format
+    return fmt if fmt in PIPELINE_FORMATS else None
+
+
+def read_with_pipeline(
+    spec,
+    out: str,
+    window: InteractionWindow | None,
+    stride: int | None = None,
+    log: Callable = print,
+):
+    """(Interactions, report): the log of `spec` through run_pipeline into `out` (validated,
+    deduplicated, partitioned by user, with its windows), then the product's Interactions from
+    that output (adrec.data.log_prep.pipeline_interactions). Data tasks ask for at most one
+    CPU and no more than the cluster has free (Serve replicas may hold the rest)."""
+    from adrec.data.log_prep import pipeline_interactions
+    from adrec.distributed.resources import available_cpus
+
+    fmt = pipeline_format(spec)
+    if fmt is None:
+        raise ValueError(f"{spec.path}: the pipeline reads parquet and csv logs")
+    task_cpus = max(0.25, min(1.0, available_cpus()))
+    opts = PipelineOptions(columns=spec.columns, fmt=fmt, window=window, stride=stride,
+                           task_cpus=task_cpus)  # fmt: skip
+    report = run_pipeline(str(spec.path), out, opts, log=log)
+    return pipeline_interactions(out), report

@@ -59,6 +59,59 @@ def score_log(
     return out
 
 
+def same_signals(a, b) -> bool:
+    """Whether two Signals describe the same log (shares, actions, values, sub-day times)."""
+    return (
+        a.shares.shape == b.shares.shape
+        and np.array_equal(a.shares, b.shares)
+        and (a.n_actions, a.has_values, a.sub_day) == (b.n_actions, b.has_values, b.sub_day)
+    )
+
+
+def score_windows(
+    windows, inter: Interactions, detector: BehaviourDetector, chunk: int = 200_000
+) -> pd.DataFrame:
+    """score_log's frame from precomputed windows (the pipeline's windows table: user_id,
+    end, time, window_start, features and steps, adrec.data.windows_table) of the detector's
+    own window and signals at score_log's stride: the same rows in the same order (users in
+    index order, each user's points in time order), scored in chunks."""
+    users = inter.users.index(windows["user_id"])
+    if (users < 0).any():
+        raise ValueError("the windows hold users the log lacks")
+    order = np.lexsort((windows["end"].to_numpy(), users))
+    column = "steps" if detector.as_steps else "features"
+    frames = []
+    for lo in range(0, len(order), chunk):
+        rows = order[lo : lo + chunk]
+        part = windows.take(rows)
+        flat = part[column].combine_chunks() if len(part) else None
+        if detector.as_steps:
+            inner = flat.flatten()
+            X = inner.flatten().to_numpy().reshape(len(part), flat.type.list_size, -1)
+        else:
+            X = flat.flatten().to_numpy().reshape(len(part), -1)
+        if detector.detector.input_ndim == 3 and not detector.as_steps:
+            X = X[:, None, :]
+        score = detector.detector.decision_function(X)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "user": users[rows],
+                    "time": part["time"].to_numpy().astype(np.int64),
+                    "window_start": part["window_start"].to_numpy().astype(np.int64),
+                    "score": score,
+                    "calibrated": detector.detector.calibrator_.transform(score),
+                }
+            )
+        )
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if out.empty:
+        return out
+    out.insert(0, "user_id", inter.users.raw_ids(out.pop("user").to_numpy()))
+    out["flagged"] = out["calibrated"] >= 0.5
+    return out
+
+
 def _window_start(window, h: History) -> int:
     recent, _ = window.split(h)
     return int(h.times[recent[0]]) if len(recent) else int(h.now)
