@@ -174,7 +174,8 @@ def _prepare_group(batch: dict, log: LogFiles, opts: PipelineOptions, out: _Outp
     if tally.rejects:
         out.write(tally.reject_table(), "rejects", f"rows-g{group:05d}.parquet")
     out.write(tally.fact_table(), "staging", "facts", f"g{group:05d}.parquet")
-    took = {"task_s": time.perf_counter() - t0, "task_cpu_s": time.process_time() - c0}
+    took = {"task_s": time.perf_counter() - t0, "task_cpu_s": time.process_time() - c0,
+            "node": ray.get_runtime_context().get_node_id()}  # fmt: skip
     stats = {"group": group, "files": len(files), **tally.summary(), **took}
     return {"stats": [json.dumps(stats)]}
 
@@ -200,7 +201,8 @@ def _finish_bucket(batch: dict, out: _Output, sources: list[str], opts: Pipeline
     for f in files:
         out.fs.delete_file(f)
     n_windows = 0 if p.windows is None else len(p.windows)
-    took = {"task_s": time.perf_counter() - t0, "task_cpu_s": time.process_time() - c0}
+    took = {"task_s": time.perf_counter() - t0, "task_cpu_s": time.process_time() - c0,
+            "node": ray.get_runtime_context().get_node_id()}  # fmt: skip
     stats = {"bucket": part, "rows_out": len(p.log), "duplicates": len(p.duplicates),
              "users": len(p.sequences), "windows": n_windows, **took}  # fmt: skip
     return {"stats": [json.dumps(stats)]}
@@ -328,6 +330,7 @@ def run_pipeline(
         "stride": opts.stride or (opts.window.size if opts.window is not None else None),
         "partitions": n_parts,
         "read_tasks": len(groups),
+        "task_nodes": len({x["node"] for x in stats + done}),
         "columns": asdict(opts.columns),
         "seconds": {
             "read_validate_partition": round(t_read, 2),

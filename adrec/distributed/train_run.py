@@ -77,7 +77,9 @@ def train_run(
     report["logs"] = str(spec.path)
     if engine.detector is not None:
         log("3/4 batch-scoring every user's behaviour windows ...")
-        scores = _score(inter, engine.detector, prep, window, cfg.window, log)
+        scores, report["scored_from"] = _score(
+            inter, engine.detector, prep, window, cfg.window, log
+        )
         scores.to_parquet(run_dir / "scores.parquet", index=False)
         report["detection"] = detection_metrics(
             scores, ground_truth(Path(spec.path)), engine.detector.threshold
@@ -97,16 +99,16 @@ def train_run(
 
 
 def _score(inter, detector, prep: Path | None, window, stride: int, log):
-    """score_log's frame: from the pipeline's windows where they are the detector's (its
-    window and the log's signals), else computed here with score_log."""
+    """(score_log's frame, where its windows came from): the pipeline's windows where they
+    are the detector's (its window and the log's signals), else computed with score_log."""
     if prep is not None and detector.window == window:
         vocab, meta = saved_vocabulary(str(prep))
         if same_signals(detector.signals, log_signals(vocab, bool(meta["sub_day"]))):
             log(f"  scoring the pipeline's windows ({prep / 'windows'})")
-            return score_windows(pipeline_windows(str(prep)), inter, detector)
+            return score_windows(pipeline_windows(str(prep)), inter, detector), "pipeline windows"
     why = "not a pipeline read" if prep is None else f"the detector reads {detector.window}"
     log(f"  computing the windows to score here ({why})")
-    return score_log(inter, detector, stride=stride)
+    return score_log(inter, detector, stride=stride), "score_log"
 
 
 def _long_term_trainer(plan: TrainingPlan, storage: Path) -> Callable:
