@@ -21,6 +21,7 @@ from adrec.detectors.behaviour.scoring import (
     detection_metrics,
     same_signals,
     score_log,
+    score_log_fast,
     score_windows,
 )
 from adrec.detectors.behaviour.windows import InteractionWindow
@@ -107,7 +108,10 @@ def _score(inter, detector, prep: Path | None, window, stride: int, log):
             log(f"  scoring the pipeline's windows ({prep / 'windows'})")
             return score_windows(pipeline_windows(str(prep)), inter, detector), "pipeline windows"
     why = "not a pipeline read" if prep is None else f"the detector reads {detector.window}"
-    log(f"  computing the windows to score here ({why})")
+    if isinstance(detector.window, InteractionWindow):
+        log(f"  computing the windows to score here, vectorised ({why})")
+        return score_log_fast(inter, detector, stride=stride), "log_windows"
+    log(f"  computing the windows to score here, user by user ({why})")
     return score_log(inter, detector, stride=stride), "score_log"
 
 

@@ -141,3 +141,19 @@ def test_scores_of_the_pipeline_windows_equal_score_log(prepped, as_steps):
     theirs = score_log(inter, det, stride=5)
     assert len(ours) > 50
     pd.testing.assert_frame_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("as_steps", [False, True])
+@pytest.mark.parametrize("window", [InteractionWindow(5, 5), InteractionWindow(4, 3, True)])
+def test_vectorised_scoring_equals_score_log(prepped, window, as_steps):
+    """score_log_fast (interaction windows of every user at once) gives score_log's frame,
+    for another window than the pipeline's and for activity-only windows."""
+    from adrec.detectors.behaviour.scoring import score_log_fast
+
+    _, out = prepped
+    inter = pipeline_interactions(str(out))
+    sig = Signals.from_log(inter.item_categories, len(inter.action_names), inter.value, inter.time)
+    det = BehaviourDetector(_Linear(3 if as_steps else 2), window, as_steps, sig)
+    fast = score_log_fast(inter, det, stride=3)
+    assert len(fast) > 50
+    pd.testing.assert_frame_equal(fast, score_log(inter, det, stride=3))
