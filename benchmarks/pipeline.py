@@ -211,6 +211,35 @@ def _cpu_s(pid: int) -> float:
         return 0.0
 
 
+def _name(pid: int) -> str:
+    """A short name of a process: a Ray worker's or helper's title, else the program."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().split(b"\0")
+    except OSError:
+        return "?"
+    text = [a.decode(errors="replace") for a in args if a]
+    if not text:
+        return "?"
+    if text[0].startswith("ray::"):
+        return text[0].split()[0]
+    for a in text:
+        base = a.rsplit("/", 1)[-1]
+        if base.endswith(".py") or base in ("gcs_server", "raylet"):
+            return base
+    return text[0].rsplit("/", 1)[-1][:40]
+
+
+def cpu_by_name(cpu: dict[int, float], names: dict[int, str]) -> dict[str, list]:
+    """CPU seconds and process count by process name, most CPU first."""
+    out: dict[str, list] = {}
+    for p, c in cpu.items():
+        e = out.setdefault(names.get(p, "?"), [0.0, 0])
+        e[0] += c
+        e[1] += 1
+    return {k: [round(v[0], 1), v[1]] for k, v in sorted(out.items(), key=lambda kv: -kv[1][0])}
+
+
 def load_average() -> float:
     with open("/proc/loadavg") as f:
         return float(f.read().split()[0])
@@ -248,6 +277,7 @@ class TreeSampler:
         self.peak_pss = self.peak_rss = 0
         self.peak_procs = 0
         self.cpu: dict[int, float] = {}  # the most CPU seconds seen of each process
+        self.names: dict[int, str] = {}  # what each process is (its command, shortened)
         self.loads: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -265,6 +295,8 @@ class TreeSampler:
         self.peak_procs = max(self.peak_procs, len(pids))
         for p in pids:
             self.cpu[p] = max(self.cpu.get(p, 0.0), _cpu_s(p))
+            if p not in self.names:
+                self.names[p] = _name(p)
         self.loads.append(load_average())
 
     def __enter__(self) -> TreeSampler:
@@ -300,6 +332,7 @@ def measure(
     r.update(process_s=time.perf_counter() - t0, peak_pss_gib=sampler.peak_pss / 2**20,
              peak_rss_gib=sampler.peak_rss / 2**20, processes=sampler.peak_procs,
              cpu_s=sum(sampler.cpu.values()),
+             cpu_by_process=cpu_by_name(sampler.cpu, sampler.names),
              load_average=float(np.mean(sampler.loads)) if sampler.loads else None)  # fmt: skip
     r["events_per_s"] = r["rows_in"] / r["windowing_s"]
     if check:

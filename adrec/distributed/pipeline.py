@@ -64,6 +64,7 @@ from adrec.detectors.behaviour.windows import InteractionWindow, Signals
 FLUSH_ROWS = 1_000_000  # valid rows a read task buffers before writing its partitions' files
 ROWS_PER_PARTITION = 500_000  # the partition count aims at about this many rows each
 GROUP_BYTES = 64 << 20  # input bytes per read task (files are grouped in path order)
+STAGING_COMPRESSION = "lz4"  # of the staging files (Arrow IPC); None: uncompressed
 
 
 @dataclass(frozen=True)
@@ -137,9 +138,23 @@ class _Output:
         self.fs.create_dir(str(PurePosixPath(path).parent), recursive=True)
         pq.write_table(table, path, filesystem=self.fs)
 
-    def read_dir(self, *parts: str) -> list[str]:
+    def read_dir(self, *parts: str, suffix: str = ".parquet") -> list[str]:
         sel = pafs.FileSelector(self.path(*parts), recursive=True, allow_not_found=True)
-        return sorted(f.path for f in self.fs.get_file_info(sel) if f.path.endswith(".parquet"))
+        return sorted(f.path for f in self.fs.get_file_info(sel) if f.path.endswith(suffix))
+
+    def write_staging(self, table: pa.Table, *parts: str) -> None:
+        """A staging file: Arrow IPC with LZ4 (read once, by one task, then deleted: cheaper
+        to write and read than Parquet's encodings)."""
+        path = self.path(*parts)
+        self.fs.create_dir(str(PurePosixPath(path).parent), recursive=True)
+        with self.fs.open_output_stream(path) as f:
+            opts = pa.ipc.IpcWriteOptions(compression=STAGING_COMPRESSION)
+            with pa.ipc.new_file(f, table.schema, options=opts) as w:
+                w.write_table(table)
+
+    def read_staging(self, path: str) -> pa.Table:
+        with self.fs.open_input_file(path) as f:
+            return pa.ipc.open_file(f).read_all()
 
 
 def _prepare_group(batch: dict, log: LogFiles, opts: PipelineOptions, out: _Output, n_parts: int):
@@ -154,8 +169,8 @@ def _prepare_group(batch: dict, log: LogFiles, opts: PipelineOptions, out: _Outp
     def flush() -> None:
         nonlocal buffered, flushes
         for part, tables in buffers.items():
-            out.write(pa.concat_tables(tables), "staging", f"bucket={part:05d}",
-                      f"g{group:05d}-{flushes:04d}.parquet")  # fmt: skip
+            out.write_staging(pa.concat_tables(tables), "staging", f"bucket={part:05d}",
+                              f"g{group:05d}-{flushes:04d}.arrow")  # fmt: skip
         buffers.clear()
         buffered, flushes = 0, flushes + 1
 
@@ -184,8 +199,8 @@ def _finish_bucket(batch: dict, out: _Output, sources: list[str], opts: Pipeline
     """Stage 3 for one partition (a Ray Data map over partition numbers)."""
     t0, c0 = time.perf_counter(), time.process_time()
     part = int(batch["bucket"][0])
-    files = out.read_dir("staging", f"bucket={part:05d}")
-    tables = [pq.read_table(f, filesystem=out.fs) for f in files]
+    files = out.read_dir("staging", f"bucket={part:05d}", suffix=".arrow")
+    tables = [out.read_staging(f) for f in files]
     vocab = _load_vocabulary(out)
     sig = _signals(vocab, out)
     window = opts.window
