@@ -41,10 +41,11 @@ Address = Annotated[
 Seed = Annotated[int, typer.Option(help="Seed of the fit (model initialisation, user samples).")]
 
 
-def _connect(connect, address: str | None) -> None:
-    """connect() (adrec.distributed.cluster), its errors as one message, not a traceback."""
+def _connect(connect, address: str | None, num_cpus: int | None = None) -> None:
+    """connect() (adrec.distributed.cluster), its errors as one message, not a traceback.
+    num_cpus: the logical CPUs of a private local cluster (default: connect's)."""
     try:
-        connect(address, log=typer.echo)
+        connect(address, num_cpus=num_cpus, log=typer.echo)
     except (ValueError, ConnectionError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -261,7 +262,9 @@ def prep(
     from adrec.distributed.cluster import connect
     from adrec.distributed.pipeline import PipelineOptions, run_pipeline
 
-    _connect(connect, address)
+    # A private cluster gets one logical CPU per core: no training workers run beside the
+    # pipeline's tasks, and more tasks than cores only add worker processes to start.
+    _connect(connect, address, num_cpus=os.cpu_count() or 1)
     win = InteractionWindow(window, min_profile)
     opts = PipelineOptions(columns=spec.columns, fmt=fmt, partitions=partitions, steps=steps,
                            window=win, stride=stride)  # fmt: skip

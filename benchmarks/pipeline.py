@@ -1,10 +1,15 @@
 """The log pipeline at 1M, 3M and 10M events: Ray Data (adrec.distributed.pipeline) against the
 same computation in one process with pandas / pyarrow (adrec.data.log_prep.prepare_local, the
-same read, validation, sort, deduplication and windows, then the same Parquet outputs), in the
-same run, on the same simulated log. Writes reports/pipeline/pipeline.md and pipeline.json.
+same read, validation, sort, deduplication and windows, then the same Parquet outputs), with
+Polars and with DuckDB (benchmarks/pipeline_baselines.py: each engine's own defaults, all
+cores; the windows from the same NumPy kernel), in the same run, on the same simulated log.
+Every engine's windows are compared with pandas' (a digest of the rows sorted by user and
+point) up to --check-max events. `ray1` (one node of 1 CPU) and `ray2nodes` (two raylets of 1
+CPU each, ray.cluster_utils.Cluster) show what a second node changes. Writes
+reports/pipeline/pipeline.md and pipeline.json.
 
-    OMP_NUM_THREADS=1 nice -n 10 uv run python benchmarks/pipeline.py \
-        --sizes 1000000,3000000,10000000
+    OMP_NUM_THREADS=1 nice -n 10 uv run --group bench python benchmarks/pipeline.py \
+        --sizes 1000000,3000000,10000000 --engines ray,local,polars,duckdb,ray1,ray2nodes
 
 Each measured run is a child process of this script (`_run`); a sampler walks /proc every
 0.25 s and records the peak, over time, of the summed memory of that child and every process
@@ -12,7 +17,7 @@ under it (for Ray: the driver, GCS, raylet, workers and their helpers), as PSS (
 split between the processes that map them: the object store is counted once) and as RSS
 (shared pages counted in every process: an upper bound). "windowing s" is the pipeline's own
 time (read, validate, partition, sort, deduplicate, windows, write); Ray's start-up
-(ray.init) and the child's imports are reported apart. Events/s = events / windowing s.
+(ray.init) and shutdown and the child's imports are reported apart. Events/s = events / windowing s.
 "CPU s" is the user + system time of every process of the run (the most each one reached
 while sampled), and "machine load" the mean 1-minute load average during the run: the machine
 is shared, and wall times move with what else runs on it.
