@@ -326,13 +326,18 @@ def measure(
            "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled")}  # fmt: skip
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    tail: list[str] = []
     with TreeSampler(proc.pid) as sampler:
         for line in proc.stderr:
+            tail = [*tail[-39:], line.rstrip()]
             if line.startswith(("pipeline", "  ")):
                 echo(f"    [{engine}] {line.rstrip()}")
         rc = proc.wait()
     if rc != 0:
-        raise RuntimeError(f"{engine} run on {data} failed with exit status {rc}")
+        raise RuntimeError(
+            f"{engine} run on {data} failed with exit status {rc}; its last lines:\n"
+            + "\n".join(tail)
+        )
     r = json.loads(result.read_text())
     r.update(process_s=time.perf_counter() - t0, peak_pss_gib=sampler.peak_pss / 2**20,
              peak_rss_gib=sampler.peak_rss / 2**20, processes=sampler.peak_procs,
