@@ -41,10 +41,11 @@ Address = Annotated[
 Seed = Annotated[int, typer.Option(help="Seed of the fit (model initialisation, user samples).")]
 
 
-def _connect(connect, address: str | None) -> None:
-    """connect() (adrec.distributed.cluster), its errors as one message, not a traceback."""
+def _connect(connect, address: str | None, num_cpus: int | None = None) -> None:
+    """connect() (adrec.distributed.cluster), its errors as one message, not a traceback.
+    num_cpus: the logical CPUs of a private local cluster (default: connect's)."""
     try:
-        connect(address, log=typer.echo)
+        connect(address, num_cpus=num_cpus, log=typer.echo)
     except (ValueError, ConnectionError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -204,6 +205,76 @@ def train(
         raise typer.BadParameter(str(exc)) from None
     summary = {k: report[k] for k in ("validation_ndcg@10", "dropped", "detection") if k in report}
     typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+@app.command()
+def prep(
+    logs: Annotated[
+        Path, typer.Option(help="The interaction log: a Parquet or CSV file or folder.")
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Output folder: log/, sequences/, windows/ (partitioned by user), rejects/, "
+            "items.parquet, vocabulary.json, report.json."
+        ),
+    ],
+    format: Annotated[str, typer.Option(help="auto (detected), parquet or csv.")] = "auto",
+    user_col: o.UserCol = "user_id",
+    item_col: o.ItemCol = "item_id",
+    time_col: o.TimeCol = "timestamp",
+    category_col: o.CategoryCol = "category",
+    category_sep: o.CategorySep = None,
+    action_col: o.ActionCol = "action",
+    value_col: o.ValueCol = "value",
+    time_unit: o.TimeUnit = "s",
+    window: o.Window = 10,
+    min_profile: o.MinProfile = 10,
+    stride: Annotated[
+        int | None, typer.Option(min=1, help="Interactions between windows (default: --window).")
+    ] = None,
+    steps: Annotated[bool, typer.Option(help="Also write each window's steps.")] = True,
+    partitions: Annotated[
+        int | None, typer.Option(min=1, help="User partitions (default: by log size).")
+    ] = None,
+    address: Address = None,
+) -> None:
+    """Validate a large interaction log and turn it into per-user behaviour windows with the
+    Ray Data log pipeline (the read step of `adrec train`, and what benchmarks/pipeline.py
+    measures): streamed read, every rejected row kept with its reason, rows_in = rows_out +
+    rejected exactly, users hash-partitioned, windows written as Parquet. Progress is printed
+    as read tasks and partitions finish."""
+    from adrec.cli_options import input_spec
+    from adrec.data.readers import plan_input
+
+    if not logs.exists():
+        raise typer.BadParameter(f"{logs} does not exist", param_hint="--logs")
+    try:  # format, files and columns are checked here, before Ray starts
+        spec = input_spec(logs, format, user_col, item_col, time_col, category_col,
+                          category_sep, action_col, value_col, time_unit, None)  # fmt: skip
+        fmt = plan_input(spec).format
+    except (ValueError, FileNotFoundError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--logs") from None
+    if fmt not in ("parquet", "csv"):
+        raise typer.BadParameter(f"the pipeline reads parquet and csv logs, not {fmt}",
+                                 param_hint="--format")  # fmt: skip
+    from adrec.detectors.behaviour.windows import InteractionWindow
+    from adrec.distributed.cluster import connect
+    from adrec.distributed.pipeline import PipelineOptions, run_pipeline
+
+    # A private cluster gets one logical CPU per core: no training workers run beside the
+    # pipeline's tasks, and more tasks than cores only add worker processes to start.
+    _connect(connect, address, num_cpus=os.cpu_count() or 1)
+    win = InteractionWindow(window, min_profile)
+    opts = PipelineOptions(columns=spec.columns, fmt=fmt, partitions=partitions, steps=steps,
+                           window=win, stride=stride)  # fmt: skip
+    try:
+        report = run_pipeline(str(logs), str(out), opts, log=typer.echo)
+    except (ValueError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    keys = ("rows_in", "rows_out", "rows_rejected", "rejected", "users", "items", "windows")
+    typer.echo(json.dumps({k: report[k] for k in keys} | {"out": str(out)}, indent=2))
 
 
 @app.command("train-detector")

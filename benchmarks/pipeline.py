@@ -1,10 +1,15 @@
 """The log pipeline at 1M, 3M and 10M events: Ray Data (adrec.distributed.pipeline) against the
 same computation in one process with pandas / pyarrow (adrec.data.log_prep.prepare_local, the
-same read, validation, sort, deduplication and windows, then the same Parquet outputs), in the
-same run, on the same simulated log. Writes reports/pipeline/pipeline.md and pipeline.json.
+same read, validation, sort, deduplication and windows, then the same Parquet outputs), with
+Polars and with DuckDB (benchmarks/pipeline_baselines.py: each engine's own defaults, all
+cores; the windows from the same NumPy kernel), in the same run, on the same simulated log.
+Every engine's windows are compared with pandas' (a digest of the rows sorted by user and
+point) up to --check-max events. `ray1` (one node of 1 CPU) and `ray2nodes` (two raylets of 1
+CPU each, ray.cluster_utils.Cluster) show what a second node changes. Writes
+reports/pipeline/pipeline.md and pipeline.json.
 
-    OMP_NUM_THREADS=1 nice -n 10 uv run python benchmarks/pipeline.py \
-        --sizes 1000000,3000000,10000000
+    OMP_NUM_THREADS=1 nice -n 10 uv run --group bench python benchmarks/pipeline.py \
+        --sizes 1000000,3000000,10000000 --engines ray,local,polars,duckdb,ray1,ray2nodes
 
 Each measured run is a child process of this script (`_run`); a sampler walks /proc every
 0.25 s and records the peak, over time, of the summed memory of that child and every process
@@ -12,7 +17,7 @@ under it (for Ray: the driver, GCS, raylet, workers and their helpers), as PSS (
 split between the processes that map them: the object store is counted once) and as RSS
 (shared pages counted in every process: an upper bound). "windowing s" is the pipeline's own
 time (read, validate, partition, sort, deduplicate, windows, write); Ray's start-up
-(ray.init) and the child's imports are reported apart. Events/s = events / windowing s.
+(ray.init) and shutdown and the child's imports are reported apart. Events/s = events / windowing s.
 "CPU s" is the user + system time of every process of the run (the most each one reached
 while sampled), and "machine load" the mean 1-minute load average during the run: the machine
 is shared, and wall times move with what else runs on it.
@@ -126,22 +131,59 @@ def run_one(engine: str, data: Path, out: Path, cpus: int, window: int) -> dict:
         seconds = time.perf_counter() - t0
         return {"engine": engine, "import_s": t0 - t_import, "startup_s": 0.0,
                 "windowing_s": seconds, **res.report}  # fmt: skip
+    if engine in ("polars", "duckdb"):
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from pipeline_baselines import run_engine
+
+        t0 = time.perf_counter()
+        log_t, windows, report = run_engine(engine, str(data), win, window)
+        out.mkdir(parents=True)
+        pq.write_table(log_t, out / "log.parquet")
+        pq.write_table(windows, out / "windows.parquet")
+        seconds = time.perf_counter() - t0
+        return {"engine": engine, "import_s": t0 - t_import, "startup_s": 0.0,
+                "windowing_s": seconds, **report}  # fmt: skip
     import ray
 
     from adrec.distributed.pipeline import PipelineOptions, run_pipeline
 
     t1 = time.perf_counter()
-    ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False,
-             configure_logging=False)  # fmt: skip
+    cluster = None
+    if engine == "ray2nodes":  # a second node, simulated: two raylets of 1 CPU each
+        from ray.cluster_utils import Cluster
+
+        cluster = Cluster(initialize_head=True,
+                          head_node_args={"num_cpus": 1, "include_dashboard": False})  # fmt: skip
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        ray.init(address=cluster.address, log_to_driver=False, configure_logging=False)
+    else:  # ray: one node of `cpus` CPUs; ray1: one node of 1 CPU
+        ray.init(address="local", num_cpus=1 if engine == "ray1" else cpus,
+                 include_dashboard=False, log_to_driver=False, configure_logging=False)  # fmt: skip
+    nodes = len([n for n in ray.nodes() if n["Alive"]])
     t2 = time.perf_counter()
     try:
         report = run_pipeline(str(data), str(out), PipelineOptions(window=win),
                               log=lambda m: print(m, file=sys.stderr, flush=True))  # fmt: skip
-    finally:
         t3 = time.perf_counter()
+    finally:
         ray.shutdown()
-    return {"engine": engine, "import_s": t1 - t_import, "startup_s": t2 - t1,
-            "windowing_s": t3 - t2, "stage_s": report["seconds"], **report}  # fmt: skip
+        if cluster is not None:
+            cluster.shutdown()
+    return {"engine": engine, "import_s": t1 - t_import, "startup_s": t2 - t1, "nodes": nodes,
+            "windowing_s": t3 - t2, "shutdown_s": time.perf_counter() - t3,
+            "stage_s": report["seconds"], **report}  # fmt: skip
+
+
+def output_digest(engine: str, out: Path) -> str:
+    """windows_digest of a run's windows (read back after the run, in the parent)."""
+    import pyarrow.parquet as pq
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from pipeline_baselines import windows_digest
+
+    path = out / "windows" if engine.startswith("ray") else out / "windows.parquet"
+    return windows_digest(pq.read_table(str(path)))
 
 
 # ---- memory of a process tree --------------------------------------------------------------
@@ -172,6 +214,35 @@ def _cpu_s(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / TICKS
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def _name(pid: int) -> str:
+    """A short name of a process: a Ray worker's or helper's title, else the program."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().split(b"\0")
+    except OSError:
+        return "?"
+    text = [a.decode(errors="replace") for a in args if a]
+    if not text:
+        return "?"
+    if text[0].startswith("ray::"):
+        return text[0].split()[0]
+    for a in text:
+        base = a.rsplit("/", 1)[-1]
+        if base.endswith(".py") or base in ("gcs_server", "raylet"):
+            return base
+    return text[0].rsplit("/", 1)[-1][:40]
+
+
+def cpu_by_name(cpu: dict[int, float], names: dict[int, str]) -> dict[str, list]:
+    """CPU seconds and process count by process name, most CPU first."""
+    out: dict[str, list] = {}
+    for p, c in cpu.items():
+        e = out.setdefault(names.get(p, "?"), [0.0, 0])
+        e[0] += c
+        e[1] += 1
+    return {k: [round(v[0], 1), v[1]] for k, v in sorted(out.items(), key=lambda kv: -kv[1][0])}
 
 
 def load_average() -> float:
@@ -211,6 +282,7 @@ class TreeSampler:
         self.peak_pss = self.peak_rss = 0
         self.peak_procs = 0
         self.cpu: dict[int, float] = {}  # the most CPU seconds seen of each process
+        self.names: dict[int, str] = {}  # what each process is (its command, shortened)
         self.loads: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -228,6 +300,8 @@ class TreeSampler:
         self.peak_procs = max(self.peak_procs, len(pids))
         for p in pids:
             self.cpu[p] = max(self.cpu.get(p, 0.0), _cpu_s(p))
+            if p not in self.names:
+                self.names[p] = _name(p)
         self.loads.append(load_average())
 
     def __enter__(self) -> TreeSampler:
@@ -240,8 +314,11 @@ class TreeSampler:
         self.sample()
 
 
-def measure(engine: str, data: Path, out: Path, cpus: int, window: int, echo) -> dict:
-    """Run one engine in a child process, sampling its process tree's memory."""
+def measure(
+    engine: str, data: Path, out: Path, cpus: int, window: int, echo, check: bool = False
+) -> dict:
+    """Run one engine in a child process, sampling its process tree's memory; with `check`,
+    the digest of its windows (output_digest, computed here after the run)."""
     result = out.with_suffix(".result.json")
     cmd = [sys.executable, __file__, "_run", engine, str(data), str(out), str(result),
            str(cpus), str(window)]  # fmt: skip
@@ -249,19 +326,27 @@ def measure(engine: str, data: Path, out: Path, cpus: int, window: int, echo) ->
            "RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled")}  # fmt: skip
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    tail: list[str] = []
     with TreeSampler(proc.pid) as sampler:
         for line in proc.stderr:
+            tail = [*tail[-39:], line.rstrip()]
             if line.startswith(("pipeline", "  ")):
                 echo(f"    [{engine}] {line.rstrip()}")
         rc = proc.wait()
     if rc != 0:
-        raise RuntimeError(f"{engine} run on {data} failed with exit status {rc}")
+        raise RuntimeError(
+            f"{engine} run on {data} failed with exit status {rc}; its last lines:\n"
+            + "\n".join(tail)
+        )
     r = json.loads(result.read_text())
     r.update(process_s=time.perf_counter() - t0, peak_pss_gib=sampler.peak_pss / 2**20,
              peak_rss_gib=sampler.peak_rss / 2**20, processes=sampler.peak_procs,
              cpu_s=sum(sampler.cpu.values()),
+             cpu_by_process=cpu_by_name(sampler.cpu, sampler.names),
              load_average=float(np.mean(sampler.loads)) if sampler.loads else None)  # fmt: skip
     r["events_per_s"] = r["rows_in"] / r["windowing_s"]
+    if check:
+        r["windows_digest"] = output_digest(engine, out)
     shutil.rmtree(out, ignore_errors=True)
     return r
 
@@ -353,16 +438,32 @@ def render(result: dict) -> str:
                 f"{g['cpu_slope_s_per_million']:.2f} | {g['cpu_intercept_s']:.2f} | "
                 f"{g['cpu_ratio_last_to_first']:.2f} |"
             )
-    lines += ["", "| events | Ray / one-process windowing time | Ray / one-process peak PSS |",
-              "|---:|---:|---:|"]  # fmt: skip
+    lines += ["", "Ray (one node, all CPUs) against the best single-process baseline of the same "
+              "size (the fastest of pandas/pyarrow, Polars and DuckDB):", "",
+              "| events | best single process | its s | Ray s | Ray / best time | "
+              "Ray / best peak PSS | Ray / pandas time | windows equal to pandas' |",
+              "|---:|---|---:|---:|---:|---:|---:|---|"]  # fmt: skip
     for n, c in result["comparison"].items():
-        lines.append(f"| {int(n):,} | {c['time_ratio']:.2f} | {c['pss_ratio']:.2f} |")
+        lines.append(
+            f"| {int(n):,} | {c['best']} | {c['best_s']:.1f} | {c['ray_s']:.1f} | "
+            f"{c['time_ratio']:.2f} | {c['pss_ratio']:.2f} | "
+            f"{c.get('pandas_time_ratio', float('nan')):.2f} | {c.get('equal', 'not checked')} |"
+        )
+    if result.get("nodes"):
+        lines += ["", "Nodes, simulated on this machine: one raylet of 1 CPU (ray1) against two "
+                  "raylets of 1 CPU each (ray2nodes, ray.cluster_utils.Cluster), the same "
+                  "pipeline:", "",
+                  "| events | 1 node x 1 CPU s | 2 nodes x 1 CPU s | speed-up | nodes that ran "
+                  "tasks |", "|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for n, c in result["nodes"].items():
+            lines.append(f"| {int(n):,} | {c['one_s']:.1f} | {c['two_s']:.1f} | "
+                         f"{c['speedup']:.2f} | {c['task_nodes']} |")  # fmt: skip
     if result.get("projection"):
         lines += ["", "Per-task cost model of the Ray runs (each task's own seconds; a stage takes "
                   "max(longest task, sum of tasks / CPUs)):", "",
                   "| events | Ray measured s | tasks' wall s (sum) | tasks' CPU s (sum) | "
                   "driver + scheduling s | model: 2 nodes s | tasks on idle CPUs: 1 node s | "
-                  "tasks on idle CPUs: 2 nodes s | one process s | one process CPU s |",
+                  "tasks on idle CPUs: 2 nodes s | best one process s | its CPU s |",
                   "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
         for n, p in result["projection"].items():
             lines.append(
@@ -381,7 +482,16 @@ def main(
     sizes: Annotated[str, typer.Option(help="Comma list of event counts.")] = (
         "1000000,3000000,10000000"
     ),
-    engines: Annotated[str, typer.Option(help="Comma list: ray, local.")] = "ray,local",
+    engines: Annotated[
+        str,
+        typer.Option(
+            help="Comma list: ray, local (pandas/pyarrow), polars, duckdb, ray1 (one node of 1 "
+            "CPU), ray2nodes (two nodes of 1 CPU each)."
+        ),
+    ] = "ray,local,polars,duckdb",
+    check_max: Annotated[
+        int, typer.Option(help="Compare every engine's windows with pandas' up to this size.")
+    ] = 1_000_000,
     cpus: Annotated[int, typer.Option(help="CPUs of the local Ray cluster.")] = 2,
     window: Annotated[int, typer.Option(help="Interaction window size (and stride).")] = 10,
     work: Annotated[Path, typer.Option(help="Scratch folder for logs and outputs.")] = Path(
@@ -416,7 +526,8 @@ def main(
         echo(f"  {facts} in {time.perf_counter() - t0:.1f} s")
         for engine in engines.split(","):
             echo(f"  {engine} ...")
-            r = measure(engine, data, work / f"out-{engine}-{n}", cpus, window, echo)
+            out = work / f"out-{engine}-{n}"
+            r = measure(engine, data, out, cpus, window, echo, check=n <= check_max)
             r["generated"] = facts
             result["runs"].append(r)
             pss, rss = r["peak_pss_gib"], r["peak_rss_gib"]
@@ -429,23 +540,48 @@ def main(
     typer.echo(render(result))
 
 
+SINGLE = ("local", "polars", "duckdb")  # the single-process baselines
+
+
 def _write(result: dict, out_dir: Path) -> None:
-    result["growth"] = {e: growth(result["runs"], e) for e in ("ray", "local")}
+    engines = sorted({r["engine"] for r in result["runs"]})
+    result["growth"] = {e: growth(result["runs"], e) for e in engines}
     comp = {}
     by = {(r["rows_in"], r["engine"]): r for r in result["runs"]}
     for (n, e), r in by.items():
-        if e == "ray" and (n, "local") in by:
-            b = by[(n, "local")]
-            comp[str(n)] = {"time_ratio": r["windowing_s"] / b["windowing_s"],
-                            "pss_ratio": r["peak_pss_gib"] / b["peak_pss_gib"]}  # fmt: skip
+        base = [by[(n, b)] for b in SINGLE if (n, b) in by]
+        if e != "ray" or not base:
+            continue
+        best = min(base, key=lambda b: b["windowing_s"])
+        c = {"best": best["engine"], "best_s": best["windowing_s"], "ray_s": r["windowing_s"],
+             "time_ratio": r["windowing_s"] / best["windowing_s"],
+             "pss_ratio": r["peak_pss_gib"] / best["peak_pss_gib"]}  # fmt: skip
+        if (n, "local") in by:
+            c["pandas_time_ratio"] = r["windowing_s"] / by[(n, "local")]["windowing_s"]
+            ref = by[(n, "local")].get("windows_digest")
+            if ref is not None:
+                same = [x["engine"] for (m, _), x in by.items()
+                        if m == n and x.get("windows_digest") == ref]  # fmt: skip
+                c["equal"] = ", ".join(sorted(same))
+        comp[str(n)] = c
     result["comparison"] = comp
+    nodes = {}
+    for (n, e), r in by.items():
+        if e == "ray2nodes" and (n, "ray1") in by:
+            one = by[(n, "ray1")]
+            nodes[str(n)] = {"one_s": one["windowing_s"], "two_s": r["windowing_s"],
+                             "speedup": one["windowing_s"] / r["windowing_s"],
+                             "task_nodes": r.get("task_nodes", "?")}  # fmt: skip
+    result["nodes"] = nodes
     proj = {}
     for (n, e), r in by.items():
         if e == "ray" and "tasks" in r:
             proj[str(n)] = {"measured_s": r["windowing_s"], **projection(r, result["cpus"])}
-            if (n, "local") in by:
-                proj[str(n)]["one_process_s"] = by[(n, "local")]["windowing_s"]
-                proj[str(n)]["one_process_cpu_s"] = by[(n, "local")]["cpu_s"]
+            base = [by[(n, b)] for b in SINGLE if (n, b) in by]
+            if base:
+                best = min(base, key=lambda b: b["windowing_s"])
+                proj[str(n)]["one_process_s"] = best["windowing_s"]
+                proj[str(n)]["one_process_cpu_s"] = best["cpu_s"]
     result["projection"] = proj
     (out_dir / "pipeline.json").write_text(json.dumps(result, indent=2, default=float))
     (out_dir / "pipeline.md").write_text(render(result))

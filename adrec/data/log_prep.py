@@ -736,3 +736,93 @@ def prepare_local(
         raise RuntimeError(f"row accounting does not add up: {report}")
     rejects = pa.concat_tables([tally.reject_table(), part.duplicates])
     return LocalResult(part, report, rejects, vocab)
+
+
+# ---- the pipeline's output folder, read back (no Ray) ---------------------------------------
+
+
+def _output_files(fs: pafs.FileSystem, root: str, sub: str) -> list[str]:
+    sel = pafs.FileSelector(f"{root}/{sub}", recursive=True, allow_not_found=True)
+    return sorted(f.path for f in fs.get_file_info(sel) if f.path.endswith(".parquet"))
+
+
+def saved_vocabulary(out: str, filesystem=None) -> tuple[Vocabulary, dict]:
+    """(Vocabulary, vocabulary.json) of a pipeline output folder."""
+    fs, root = resolve_filesystem(out, filesystem)
+    root = root.rstrip("/")
+    with fs.open_input_file(f"{root}/items.parquet") as f:
+        frame = pq.read_table(f).to_pandas()
+    with fs.open_input_stream(f"{root}/vocabulary.json") as f:
+        meta = json.loads(f.read())
+    return Vocabulary.from_saved(frame, meta), meta
+
+
+def pipeline_interactions(out: str, filesystem=None):
+    """The product's Interactions from a pipeline output folder (adrec.distributed.pipeline):
+    the validated, deduplicated log of every partition, users numbered as build_interactions
+    numbers them (sorted, numerically when all are integers), rows in (user, timestamp, input
+    order), items, categories, actions and values from the vocabulary; the report carries
+    the pipeline's rows_in and rejects by reason. Equal to read_interactions on the same log
+    (tested)."""
+    from adrec.data.interactions import TIE_RULE, Interactions, _encode_ids
+
+    fs, root = resolve_filesystem(out, filesystem)
+    root = root.rstrip("/")
+    vocab, meta = saved_vocabulary(out, filesystem)
+    with fs.open_input_stream(f"{root}/report.json") as f:
+        run = json.loads(f.read())
+    files = _output_files(fs, root, "log")
+    columns = ["user_id", "item", "timestamp", "order"]
+    columns += ["action"] if vocab.action_names else []
+    columns += ["value"] if vocab.has_value else []
+    t = pa.concat_tables([pq.read_table(p, filesystem=fs, columns=columns) for p in files])
+    if not len(t):
+        raise ValueError(
+            f"{run['source']}: no valid interaction among {run['rows_in']:,} rows "
+            f"(rejected: {run['rejected']})"
+        )
+    users, user = _encode_ids(t["user_id"], start=0)
+    time = t["timestamp"].to_numpy()
+    order = np.lexsort((t["order"].to_numpy(), time, user))
+    rejected = {r: int(n) for r, n in run["rejected"].items() if n or r != "duplicate"}
+    report = {
+        "source": run["source"],
+        "format": run["format"],
+        "files": run["files"],
+        "rows_in": int(run["rows_in"]),
+        "rejected": rejected,
+        "columns": run.get("columns"),
+        "rows_used": len(t),
+        "tie_rule": TIE_RULE,
+        "n_users": len(users),
+        "n_items": len(vocab.items),
+        "n_categories": len(vocab.categories),
+        "pipeline": {
+            "out": str(out),
+            "partitions": run["partitions"],
+            "seconds": run["seconds"],
+        },  # fmt: skip
+    }
+    action = t["action"].to_numpy()[order].astype(np.int64) if vocab.action_names else None
+    value = t["value"].to_numpy(zero_copy_only=False)[order] if vocab.has_value else None
+    return Interactions(
+        user=user[order],
+        item=t["item"].to_numpy()[order].astype(np.int64),
+        time=time[order].astype(np.int64),
+        users=users,
+        items=vocab.items,
+        categories=vocab.categories,
+        item_categories=vocab.item_categories,
+        value=None if value is None else value.astype(np.float64),
+        action=action,
+        action_names=vocab.action_names,
+        report=report,
+    )
+
+
+def pipeline_windows(out: str, filesystem=None, columns: list[str] | None = None) -> pa.Table:
+    """Every partition's windows table of a pipeline output folder (window_table's columns)."""
+    fs, root = resolve_filesystem(out, filesystem)
+    files = _output_files(fs, root.rstrip("/"), "windows")
+    tables = [pq.read_table(p, filesystem=fs, columns=columns) for p in files]
+    return pa.concat_tables(tables) if tables else pa.table({})

@@ -154,10 +154,16 @@ class _Columns:
         window_start = t[slot, r0]
 
         def run(x: np.ndarray) -> np.ndarray:
-            """Per-user running sums with a leading zero column: [U, L + 1, ...]."""
-            c = np.cumsum(np.where(valid.reshape(valid.shape + (1,) * (x.ndim - 2)), x, 0), 1)
-            pad = np.zeros((U, 1, *x.shape[2:]), c.dtype)
-            return np.concatenate([pad, c], axis=1)
+            """Per-user running sums with a leading zero column: [U, L + 1, ...], of `x`
+            whose cells past each user's rows are zero (so no mask pass is needed)."""
+            c = np.empty((U, L + 1, *x.shape[2:]), x.dtype)
+            c[:, 0] = 0
+            np.cumsum(x, axis=1, out=c[:, 1:])
+            return c
+
+        def onehot(codes: np.ndarray, k: int) -> np.ndarray:
+            """[U, L, k] one-hot float64 rows of `codes`, all zero past each user's rows."""
+            return np.eye(k + 1)[:, :k][np.where(valid, codes, k)]
 
         def means(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             """(recent mean, profile mean) of the running sums `c` at the points."""
@@ -169,7 +175,9 @@ class _Columns:
         feats = []
         shares = share_sums = None
         if sig.n_categories and not self.window.activity_only:
-            shares = sig.shares[self.item[rows]]  # [U, L, C]
+            # [U, L, C]; row 0 of the shares (the padding item) is zero, and so are the cells
+            # past each user's rows
+            shares = sig.shares[np.where(valid, self.item[rows], 0)]
             share_sums = run(shares)  # the features and the steps both read these
         for name in self.blocks:
             if name == "categories":
@@ -177,13 +185,12 @@ class _Columns:
                 feats.append(r - p)
             elif name == "actions":
                 a = np.clip(self.action[rows], 0, sig.n_actions - 1)
-                onehot = np.eye(sig.n_actions)[a]
-                r, p = means(run(onehot))
+                r, p = means(run(onehot(a, sig.n_actions)))
                 feats.append(r - p)
             elif name == "value":
                 feats.append(self._value_shift(rows, valid, slot, e, r0)[:, None])
             else:
-                hours = np.eye(N_HOUR_BUCKETS)[((t % int(_DAY)) // int(6 * _HOUR))]
+                hours = onehot((t % int(_DAY)) // int(6 * _HOUR), N_HOUR_BUCKETS)
                 r, p = means(run(hours))
                 feats.append(r - p)
         feats.append(self._rhythm(t, n, slot, e, r0, now))

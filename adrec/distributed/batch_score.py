@@ -8,7 +8,7 @@
    and counted, as the service ignores unknown items).
 2. Shards of whole users (contiguous ranges of users, about equal in interactions) become a
    Ray Data dataset; an actor pool (ShardScorer, each actor loads the run's behaviour
-   detector once) scores each shard with adrec.detectors.behaviour.scoring.score_log, the
+   detector once) scores each shard with adrec.detectors.behaviour.scoring.score_log_fast, the
    same core `adrec train` runs in process, so the scores are equal (tested).
 3. The rows come back in user order and are written as one Parquet file (user_id, time,
    window_start, score, calibrated, flagged: the dashboard's input), with detection metrics
@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from adrec.data.interactions import IdMap, Interactions, load_interactions
 from adrec.detectors.behaviour.detector import BehaviourDetector
-from adrec.detectors.behaviour.scoring import detection_metrics, score_log
+from adrec.detectors.behaviour.scoring import detection_metrics, score_log_fast
 from adrec.detectors.behaviour.windows import Signals
 from adrec.recommender.run import check_run_dir
 
@@ -160,7 +160,7 @@ class ShardScorer:
         split = counts[counts["size"] != counts["first"]]
         if len(split):  # a shard cut in two would score its users from partial histories
             raise RuntimeError(f"shards {list(split.index)} arrived incomplete: {split}")
-        out = score_log(shard_interactions(batch), self.detector, stride=self.stride)
+        out = score_log_fast(shard_interactions(batch), self.detector, stride=self.stride)
         return out if len(out) else _empty_scores()
 
 

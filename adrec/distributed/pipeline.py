@@ -64,6 +64,7 @@ from adrec.detectors.behaviour.windows import InteractionWindow, Signals
 FLUSH_ROWS = 1_000_000  # valid rows a read task buffers before writing its partitions' files
 ROWS_PER_PARTITION = 500_000  # the partition count aims at about this many rows each
 GROUP_BYTES = 64 << 20  # input bytes per read task (files are grouped in path order)
+STAGING_COMPRESSION = "lz4"  # of the staging files (Arrow IPC); None: uncompressed
 
 
 @dataclass(frozen=True)
@@ -137,9 +138,23 @@ class _Output:
         self.fs.create_dir(str(PurePosixPath(path).parent), recursive=True)
         pq.write_table(table, path, filesystem=self.fs)
 
-    def read_dir(self, *parts: str) -> list[str]:
+    def read_dir(self, *parts: str, suffix: str = ".parquet") -> list[str]:
         sel = pafs.FileSelector(self.path(*parts), recursive=True, allow_not_found=True)
-        return sorted(f.path for f in self.fs.get_file_info(sel) if f.path.endswith(".parquet"))
+        return sorted(f.path for f in self.fs.get_file_info(sel) if f.path.endswith(suffix))
+
+    def write_staging(self, table: pa.Table, *parts: str) -> None:
+        """A staging file: Arrow IPC with LZ4 (read once, by one task, then deleted: cheaper
+        to write and read than Parquet's encodings)."""
+        path = self.path(*parts)
+        self.fs.create_dir(str(PurePosixPath(path).parent), recursive=True)
+        with self.fs.open_output_stream(path) as f:
+            opts = pa.ipc.IpcWriteOptions(compression=STAGING_COMPRESSION)
+            with pa.ipc.new_file(f, table.schema, options=opts) as w:
+                w.write_table(table)
+
+    def read_staging(self, path: str) -> pa.Table:
+        with self.fs.open_input_file(path) as f:
+            return pa.ipc.open_file(f).read_all()
 
 
 def _prepare_group(batch: dict, log: LogFiles, opts: PipelineOptions, out: _Output, n_parts: int):
@@ -154,8 +169,8 @@ def _prepare_group(batch: dict, log: LogFiles, opts: PipelineOptions, out: _Outp
     def flush() -> None:
         nonlocal buffered, flushes
         for part, tables in buffers.items():
-            out.write(pa.concat_tables(tables), "staging", f"bucket={part:05d}",
-                      f"g{group:05d}-{flushes:04d}.parquet")  # fmt: skip
+            out.write_staging(pa.concat_tables(tables), "staging", f"bucket={part:05d}",
+                              f"g{group:05d}-{flushes:04d}.arrow")  # fmt: skip
         buffers.clear()
         buffered, flushes = 0, flushes + 1
 
@@ -174,7 +189,8 @@ def _prepare_group(batch: dict, log: LogFiles, opts: PipelineOptions, out: _Outp
     if tally.rejects:
         out.write(tally.reject_table(), "rejects", f"rows-g{group:05d}.parquet")
     out.write(tally.fact_table(), "staging", "facts", f"g{group:05d}.parquet")
-    took = {"task_s": time.perf_counter() - t0, "task_cpu_s": time.process_time() - c0}
+    took = {"task_s": time.perf_counter() - t0, "task_cpu_s": time.process_time() - c0,
+            "node": ray.get_runtime_context().get_node_id()}  # fmt: skip
     stats = {"group": group, "files": len(files), **tally.summary(), **took}
     return {"stats": [json.dumps(stats)]}
 
@@ -183,8 +199,8 @@ def _finish_bucket(batch: dict, out: _Output, sources: list[str], opts: Pipeline
     """Stage 3 for one partition (a Ray Data map over partition numbers)."""
     t0, c0 = time.perf_counter(), time.process_time()
     part = int(batch["bucket"][0])
-    files = out.read_dir("staging", f"bucket={part:05d}")
-    tables = [pq.read_table(f, filesystem=out.fs) for f in files]
+    files = out.read_dir("staging", f"bucket={part:05d}", suffix=".arrow")
+    tables = [out.read_staging(f) for f in files]
     vocab = _load_vocabulary(out)
     sig = _signals(vocab, out)
     window = opts.window
@@ -200,7 +216,8 @@ def _finish_bucket(batch: dict, out: _Output, sources: list[str], opts: Pipeline
     for f in files:
         out.fs.delete_file(f)
     n_windows = 0 if p.windows is None else len(p.windows)
-    took = {"task_s": time.perf_counter() - t0, "task_cpu_s": time.process_time() - c0}
+    took = {"task_s": time.perf_counter() - t0, "task_cpu_s": time.process_time() - c0,
+            "node": ray.get_runtime_context().get_node_id()}  # fmt: skip
     stats = {"bucket": part, "rows_out": len(p.log), "duplicates": len(p.duplicates),
              "users": len(p.sequences), "windows": n_windows, **took}  # fmt: skip
     return {"stats": [json.dumps(stats)]}
@@ -328,6 +345,7 @@ def run_pipeline(
         "stride": opts.stride or (opts.window.size if opts.window is not None else None),
         "partitions": n_parts,
         "read_tasks": len(groups),
+        "task_nodes": len({x["node"] for x in stats + done}),
         "columns": asdict(opts.columns),
         "seconds": {
             "read_validate_partition": round(t_read, 2),
@@ -356,3 +374,41 @@ def read_rejects(out: str) -> pd.DataFrame:
     output = _Output(out)
     tables = [pq.read_table(f, filesystem=output.fs) for f in output.read_dir("rejects")]
     return pa.concat_tables(tables or [REJECT_SCHEMA.empty_table()]).to_pandas()
+
+
+# ---- the product's read: `adrec train` and `adrec prep` ---------------------------------------
+
+PIPELINE_FORMATS = ("parquet", "csv")  # the product's tabular formats (readers.FORMATS)
+
+
+def pipeline_format(spec) -> str | None:
+    """The pipeline format of an InputSpec (adrec.data.readers), or None where the product
+    reads the log another way (MovieLens, reviews: layouts with item facts beside)."""
+    from adrec.data.readers import plan_input
+
+    fmt = plan_input(spec).format
+    return fmt if fmt in PIPELINE_FORMATS else None
+
+
+def read_with_pipeline(
+    spec,
+    out: str,
+    window: InteractionWindow | None,
+    stride: int | None = None,
+    log: Callable = print,
+):
+    """(Interactions, report): the log of `spec` through run_pipeline into `out` (validated,
+    deduplicated, partitioned by user, with its windows), then the product's Interactions from
+    that output (adrec.data.log_prep.pipeline_interactions). Data tasks ask for at most one
+    CPU and no more than the cluster has free (Serve replicas may hold the rest)."""
+    from adrec.data.log_prep import pipeline_interactions
+    from adrec.distributed.resources import available_cpus
+
+    fmt = pipeline_format(spec)
+    if fmt is None:
+        raise ValueError(f"{spec.path}: the pipeline reads parquet and csv logs")
+    task_cpus = max(0.25, min(1.0, available_cpus()))
+    opts = PipelineOptions(columns=spec.columns, fmt=fmt, window=window, stride=stride,
+                           task_cpus=task_cpus)  # fmt: skip
+    report = run_pipeline(str(spec.path), out, opts, log=log)
+    return pipeline_interactions(out), report

@@ -16,9 +16,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from adrec.detectors.behaviour.scoring import detection_metrics, score_log
+from adrec.data.log_prep import log_signals, pipeline_windows, saved_vocabulary
+from adrec.detectors.behaviour.scoring import (
+    detection_metrics,
+    same_signals,
+    score_log,
+    score_log_fast,
+    score_windows,
+)
+from adrec.detectors.behaviour.windows import InteractionWindow
 from adrec.distributed.ingest import read_interactions_ray
 from adrec.distributed.long_term import ray_long_term_trainer
+from adrec.distributed.pipeline import pipeline_format, read_with_pipeline
 from adrec.distributed.resources import TrainingPlan, available_cpus, plan_training
 from adrec.recommender.config import FitConfig
 from adrec.recommender.fit import fit_recommender
@@ -53,8 +62,14 @@ def train_run(
             f"jobs or Serve replicas hold the rest): training waits until {plan.cpus_needed:g} "
             "are; `ray status` shows who holds them")  # fmt: skip
     run_dir.mkdir(parents=True, exist_ok=True)
-    log(f"1/4 reading {spec.path} with Ray Data ...")
-    inter = read_interactions_ray(spec, log=log)
+    prep = run_dir / "prep" if pipeline_format(spec) else None
+    window = InteractionWindow(cfg.window, cfg.min_profile)
+    if prep is not None:  # the log pipeline of benchmarks/pipeline.py, windows included
+        log(f"1/4 reading {spec.path} with the Ray Data log pipeline -> {prep} ...")
+        inter, _ = read_with_pipeline(spec, str(prep), window, cfg.window, log=log)
+    else:
+        log(f"1/4 reading {spec.path} with Ray Data ...")
+        inter = read_interactions_ray(spec, log=log)
     log("2/4 fitting the recommender (the sequential model on Ray Train) ...")
     trainer = _announced(_long_term_trainer(plan, run_dir / "ray_train"), run_dir, log)
     engine, report = fit_recommender(inter, cfg, seed, train_long_term=trainer, log=log)
@@ -63,7 +78,9 @@ def train_run(
     report["logs"] = str(spec.path)
     if engine.detector is not None:
         log("3/4 batch-scoring every user's behaviour windows ...")
-        scores = score_log(inter, engine.detector, stride=cfg.window)
+        scores, report["scored_from"] = _score(
+            inter, engine.detector, prep, window, cfg.window, log
+        )
         scores.to_parquet(run_dir / "scores.parquet", index=False)
         report["detection"] = detection_metrics(
             scores, ground_truth(Path(spec.path)), engine.detector.threshold
@@ -80,6 +97,22 @@ def train_run(
     save_run(engine, report, run_dir)
     log(f"4/4 saved the run to {run_dir} ({report['wall_seconds']} s)")
     return report
+
+
+def _score(inter, detector, prep: Path | None, window, stride: int, log):
+    """(score_log's frame, where its windows came from): the pipeline's windows where they
+    are the detector's (its window and the log's signals), else computed with score_log."""
+    if prep is not None and detector.window == window:
+        vocab, meta = saved_vocabulary(str(prep))
+        if same_signals(detector.signals, log_signals(vocab, bool(meta["sub_day"]))):
+            log(f"  scoring the pipeline's windows ({prep / 'windows'})")
+            return score_windows(pipeline_windows(str(prep)), inter, detector), "pipeline windows"
+    why = "not a pipeline read" if prep is None else f"the detector reads {detector.window}"
+    if isinstance(detector.window, InteractionWindow):
+        log(f"  computing the windows to score here, vectorised ({why})")
+        return score_log_fast(inter, detector, stride=stride), "log_windows"
+    log(f"  computing the windows to score here, user by user ({why})")
+    return score_log(inter, detector, stride=stride), "score_log"
 
 
 def _long_term_trainer(plan: TrainingPlan, storage: Path) -> Callable:

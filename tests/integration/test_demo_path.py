@@ -40,6 +40,10 @@ def test_run_directory_holds_every_artifact(demo_run):
     assert fit["data"]["rows_in"] == fit["data"]["rows_used"] + sum(
         fit["data"]["rejected"].values()
     )
+    # The log went through the Ray Data log pipeline, whose windows were the ones scored.
+    assert fit["data"]["pipeline"]["out"] == str(run_dir / "prep")
+    assert (run_dir / "prep" / "windows").is_dir() and (run_dir / "prep" / "report.json").exists()
+    assert fit["scored_from"] == "pipeline windows"
 
 
 def test_served_answer_equals_the_offline_evaluation_of_a_test_point(demo_run):

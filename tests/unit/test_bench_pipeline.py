@@ -54,3 +54,34 @@ def test_tree_sampler_sees_this_process(bench):
     with bench.TreeSampler(os.getpid(), every=0.01) as s:
         sum(range(200_000))
     assert s.peak_rss > 0 and s.cpu[os.getpid()] > 0
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+def test_polars_and_duckdb_baselines_compute_the_pandas_windows(bench, engine, tmp_path):
+    """The Polars and DuckDB baselines give the one-process pipeline's counts and windows, bit
+    for bit (rows sorted by user and point), on a log with duplicates and a bad timestamp."""
+    pytest.importorskip(engine)
+    import sys
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from adrec.data.log_prep import prepare_local
+    from adrec.detectors.behaviour.windows import InteractionWindow
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from pipeline_baselines import run_engine, windows_digest
+
+    bench.generate(20_000, tmp_path / "log", days=4)
+    first = sorted((tmp_path / "log").rglob("*.parquet"))[0]
+    t = pq.read_table(first)
+    ts = t["timestamp"].cast(pa.timestamp("s")).cast(pa.int64()).to_numpy().copy()
+    ts[:3] = 5_000_000_000  # after 2100: timestamp_out_of_range
+    t = t.set_column(1, "timestamp", pa.array(ts.astype("datetime64[s]")))
+    pq.write_table(t, first)
+    window = InteractionWindow(5, 5)
+    ref = prepare_local(str(tmp_path / "log"), window=window, stride=5)
+    _, windows, report = run_engine(engine, str(tmp_path / "log"), window, 5)
+    assert report["rejected"]["timestamp_out_of_range"] == 3
+    assert {k: report[k] for k in report} == {k: ref.report[k] for k in report}
+    assert windows_digest(windows) == windows_digest(ref.partition.windows)

@@ -27,6 +27,7 @@ RAY_MODULES = (
     "adrec.distributed.simulate",
     "adrec.distributed.train_detector",
     "adrec.distributed.batch_score",
+    "adrec.distributed.pipeline",
     "adrec.serving.app",
     "serve_apps",
     "serve_apps.recommend_app",
@@ -34,7 +35,8 @@ RAY_MODULES = (
     "jobs.demo",
 )
 COMMANDS = (
-    "demo", "simulate", "train", "score", "serve", "bench", "train-detector", "dashboard", "report"
+    "demo", "simulate", "train", "prep", "score", "serve", "bench", "train-detector", "dashboard",
+    "report",
 )  # fmt: skip
 
 runner = CliRunner()
@@ -69,6 +71,8 @@ def stub_ray(monkeypatch):
     modules["adrec.distributed.train_detector"].load_rows = record("load_rows")
     modules["adrec.distributed.train_detector"].train_detector = record("train_detector")
     modules["adrec.distributed.batch_score"].batch_score = record("batch_score")
+    modules["adrec.distributed.pipeline"].run_pipeline = record("run_pipeline")
+    modules["adrec.distributed.pipeline"].PipelineOptions = record("PipelineOptions")
     modules["adrec.serving.app"].deploy = record("deploy")
     modules["adrec.serving.app"].undeploy = record("undeploy")
     for name, module in modules.items():
@@ -119,6 +123,19 @@ def test_app_help(no_ray):
                 "--served",
             ],
         ),
+        (
+            "prep",
+            [
+                "--logs",
+                "--out",
+                "--format",
+                "--user-col",
+                "--window",
+                "--stride",
+                "--partitions",
+                "--address",
+            ],
+        ),  # fmt: skip
         ("serve", ["--run-dir", "--port", "--host"]),
         ("score", ["--run-dir", "--out", "--logs", "--format", "--actors", "--address"]),
         ("train-detector", ["--data", "--out", "--detector", "--params", "--use-gpu"]),
@@ -224,3 +241,12 @@ def test_train_detector_checks_arguments_before_connecting(
     assert option in result.output and message in result.output
     assert stub_ray == []
     assert elapsed < 3
+
+
+def test_prep_checks_the_log_before_connecting(stub_ray, tmp_path):
+    result, _ = _invoke(["prep", "--logs", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "--logs" in result.output, result.output
+    (tmp_path / "log.csv").write_text("user,item_id,timestamp\n1,2,3\n")
+    result, _ = _invoke(["prep", "--logs", str(tmp_path / "log.csv"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "user_id" in result.output, result.output
+    assert stub_ray == []

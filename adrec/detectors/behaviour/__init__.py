@@ -1,20 +1,21 @@
 """Behaviour anomaly detection: windows of a user's recent behaviour against their own past
-(windows.py) and a fitted detector over them (detector.py)."""
+(windows.py) and a fitted detector over them (detector.py). Names are imported on first use
+(PEP 562): the windows alone do not load the detectors (scikit-learn)."""
 
-from adrec.detectors.behaviour.detector import BehaviourDetector
-from adrec.detectors.behaviour.windows import (
-    DayWindow,
-    InteractionWindow,
-    Signals,
-    window_from_dict,
-    window_rows,
-)
+from importlib import import_module
 
-__all__ = [
-    "BehaviourDetector",
-    "DayWindow",
-    "InteractionWindow",
-    "Signals",
-    "window_from_dict",
-    "window_rows",
-]
+_WHERE = {
+    "BehaviourDetector": "adrec.detectors.behaviour.detector",
+    "DayWindow": "adrec.detectors.behaviour.windows",
+    "InteractionWindow": "adrec.detectors.behaviour.windows",
+    "Signals": "adrec.detectors.behaviour.windows",
+    "window_from_dict": "adrec.detectors.behaviour.windows",
+    "window_rows": "adrec.detectors.behaviour.windows",
+}
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(import_module(_WHERE[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
