@@ -156,6 +156,7 @@ def train(
     model: o.Model = "sasrec",
     loss: o.Loss = "full",
     epochs: o.Epochs = None,
+    sequence_stride: o.SequenceStride = None,
     split: o.Split = "leave_last_out",
     targets_per_user: o.TargetsPerUser = 5,
     detector: o.Detector = "auto",
@@ -187,7 +188,8 @@ def train(
     except (ValueError, FileNotFoundError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--logs") from None
     cfg = _fit_config(
-        model=model, loss=loss, epochs=epochs, split=split, targets_per_user=targets_per_user,
+        model=model, loss=loss, epochs=epochs, stride=sequence_stride, split=split,
+        targets_per_user=targets_per_user,
         detector=detector, windows=windows, window=window, window_days=window_days,
         min_profile=min_profile, features=features, sequence_input=sequence_input, served=served,
     )  # fmt: skip

@@ -44,6 +44,15 @@ Epochs = Annotated[
     int | None,
     typer.Option(min=1, help="Most epochs of the sequential model (early stopping on validation)."),
 ]
+SequenceStride = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Training windows' step for the sequential model: each window's last N "
+        "positions are its targets, so every target sees at least max_len - N earlier "
+        "items (default: the model's; its max_len gives plain chunks, less compute).",
+    ),
+]
 Split = Annotated[
     str, typer.Option(help="leave_last_out (each user's last targets), or global_time.")
 ]
@@ -107,6 +116,7 @@ def fit_config(
     model: str,
     loss: str,
     epochs: int | None,
+    stride: int | None,
     split: str,
     targets_per_user: int,
     detector: str,
@@ -135,4 +145,6 @@ def fit_config(
     changes = {"kind": model, "loss": loss}
     if epochs:
         changes["max_epochs"] = epochs
+    if stride:
+        changes["stride"] = stride
     return cfg.with_long_term(**changes)

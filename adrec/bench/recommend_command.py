@@ -41,6 +41,7 @@ def recommend(
     model: o.Model = "sasrec",
     loss: o.Loss = "full",
     epochs: o.Epochs = None,
+    sequence_stride: o.SequenceStride = None,
     split: o.Split = "leave_last_out",
     targets_per_user: o.TargetsPerUser = 5,
     detector: o.Detector = "auto",
@@ -77,6 +78,7 @@ def recommend(
                 raise typer.BadParameter(f"no log at {data}", param_hint="--data")
             cfg = fit_config(
                 model=model, loss=loss, epochs=2 if quick else epochs, split=split,
+                stride=sequence_stride,
                 targets_per_user=targets_per_user, detector=detector, windows=windows,
                 window=window, window_days=window_days, min_profile=min_profile,
                 features=features, sequence_input=sequence_input, served=served,

@@ -180,6 +180,23 @@ def test_train_rejects_bad_fit_settings_before_connecting(stub_ray, tmp_path):
     assert stub_ray == []
 
 
+def test_the_sequence_stride_reaches_the_fit_config_and_is_checked(stub_ray, tmp_path):
+    from adrec.cli_options import fit_config
+
+    common = dict(model="sasrec", loss="full", epochs=None, split="leave_last_out",
+                  targets_per_user=5, detector="auto", windows="auto", window=10,
+                  window_days=7, min_profile=10, features="auto", sequence_input="auto",
+                  served="rule")  # fmt: skip
+    assert fit_config(stride=7, **common).long_term.stride == 7
+    assert fit_config(stride=None, **common).long_term.stride == fit_config(
+        stride=None, **common).long_term.__class__().stride  # fmt: skip
+    (tmp_path / "log.csv").write_text("user_id,item_id,timestamp\n1,2,3\n")
+    args = ["train", "--logs", str(tmp_path / "log.csv"), "--run-dir", str(tmp_path / "x")]
+    result, _ = _invoke([*args, "--sequence-stride", "0"])
+    assert result.exit_code == 2 and "sequence-stride" in result.output
+    assert stub_ray == []
+
+
 def test_serve_rejects_an_empty_run_dir(no_ray, tmp_path):
     result, elapsed = _invoke(["serve", "--run-dir", str(tmp_path)])
     assert result.exit_code == 2, (result.output, result.exception)
