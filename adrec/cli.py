@@ -431,7 +431,8 @@ def serve(
         typer.Option(
             help="When starting a local cluster, start it in Serve's throughput mode "
             "(direct ingress: the ingress replica serves HTTP on its own port, "
-            "gRPC between deployments). A joined cluster keeps its own setting."
+            "gRPC between deployments) with its replicas at nice 0 instead of Ray's 15. "
+            "A joined cluster keeps its own settings."
         ),
     ] = True,
 ) -> None:
