@@ -51,12 +51,7 @@ def score_log(
                 }
             )
         )
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if out.empty:
-        return out
-    out.insert(0, "user_id", inter.users.raw_ids(out.pop("user").to_numpy()))
-    out["flagged"] = out["calibrated"] >= 0.5
-    return out
+    return _scores_frame(frames, inter)
 
 
 def same_signals(a, b) -> bool:
@@ -104,12 +99,7 @@ def score_windows(
                 }
             )
         )
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if out.empty:
-        return out
-    out.insert(0, "user_id", inter.users.raw_ids(out.pop("user").to_numpy()))
-    out["flagged"] = out["calibrated"] >= 0.5
-    return out
+    return _scores_frame(frames, inter)
 
 
 def log_windows(inter: Interactions, window, sig, stride: int, steps: bool = True):
@@ -136,6 +126,16 @@ def score_log_fast(
         return score_log(inter, detector, stride)
     table = log_windows(inter, detector.window, detector.signals, stride, detector.as_steps)
     return score_windows(table, inter, detector)
+
+
+def _scores_frame(frames: list[pd.DataFrame], inter: Interactions) -> pd.DataFrame:
+    """The chunks' frames as one, users as raw ids, with the flag."""
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if out.empty:
+        return out
+    out.insert(0, "user_id", inter.users.raw_ids(out.pop("user").to_numpy()))
+    out["flagged"] = out["calibrated"] >= 0.5
+    return out
 
 
 def _window_start(window, h: History) -> int:
