@@ -189,8 +189,8 @@ class IdMap:
                 key = v
             else:
                 return None
-            out.append(table.get(key, -1 - self.start))
-        return np.asarray(out, np.int64).reshape(-1) + self.start
+            out.append(table.get(key, -1 - self.start))  # -1 once start is added
+        return np.asarray(out, np.int64) + self.start
 
     def index_of(self, raw_id) -> int:
         return int(self.index([raw_id])[0])

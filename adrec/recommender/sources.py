@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections import OrderedDict
+
 import numpy as np
 
 
@@ -106,18 +109,18 @@ def trending(
     before each prediction time count, so no future reaches the source."""
     order = np.argsort(timestamps, kind="stable")
     ts, items = np.asarray(timestamps)[order], np.asarray(item_ids)[order]
-    return _trending_sorted(items, ts, at, window_s, n_items)
+    counts = functools.partial(_window_counts, items, n_items=n_items)
+    return _trending_sorted(ts, at, window_s, n_items, counts)
 
 
-def _trending_sorted(items, ts, at, window_s: float, n_items: int, counts=None) -> np.ndarray:
-    """trending() of a log already in time order; `counts(a, b)`, where given, is the
-    smoothed count vector of the slice a:b (Trending caches it)."""
-    counts = counts or (lambda a, b: _window_counts(items, a, b, n_items))
+def _trending_sorted(ts, at, window_s: float, n_items: int, counts) -> np.ndarray:
+    """trending() of a log whose times `ts` are in order; `counts(a, b)` is the smoothed
+    distribution of the log's slice a:b (Trending caches it)."""
     lo = np.searchsorted(ts, np.asarray(at) - window_s, side="left")
     hi = np.searchsorted(ts, np.asarray(at), side="left")
     out = np.empty((len(lo), n_items + 1))
     for r, (a, b) in enumerate(zip(lo, hi, strict=True)):
-        out[r] = counts(int(a), int(b))
+        out[r] = counts(int(a), int(b))  # copied: a cached row is never handed out
     return out
 
 
@@ -166,21 +169,25 @@ class Trending:
         self.times = np.asarray(times, np.int64)[order]
         self.n_items = n_items
         self.window_days = float(window_days)
+        # Served requests mostly ask at the same few times (the log's end, today): each
+        # slice's distribution is computed once, least recently used dropped first, at most
+        # 64 of them and about 64 MiB.
+        self._cache_size = max(1, min(64, (64 << 20) // (8 * (n_items + 1))))
+        self._cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
 
     def scores(self, at: np.ndarray) -> np.ndarray:
         """[len(at), n_items + 1] add-one smoothed distributions (column 0 padding)."""
-        return _trending_sorted(self.items, self.times, at, self.window_days * 86_400.0,
-                                self.n_items, self._counts)  # fmt: skip
+        return _trending_sorted(self.times, at, self.window_days * 86_400.0, self.n_items,
+                                self._counts)  # fmt: skip
 
     def _counts(self, a: int, b: int) -> np.ndarray:
-        # Served requests mostly ask at the same few times (the log's end, today): the window's
-        # distribution is computed once per slice of the log. Bounded; a copy is handed out.
-        cache = self.__dict__.setdefault("_cache", {})
-        if (a, b) not in cache:
-            if len(cache) >= 64:
-                cache.pop(next(iter(cache)))
-            cache[(a, b)] = _window_counts(self.items, a, b, self.n_items)
-        return cache[(a, b)]
+        if (a, b) in self._cache:
+            self._cache.move_to_end((a, b))
+        else:
+            if len(self._cache) >= self._cache_size:
+                self._cache.popitem(last=False)
+            self._cache[(a, b)] = _window_counts(self.items, a, b, self.n_items)
+        return self._cache[(a, b)]
 
 
 def emerging_weights(histories, shares: np.ndarray, recent: int, min_profile: int) -> np.ndarray:

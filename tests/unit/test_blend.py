@@ -162,6 +162,20 @@ def test_trending_counts_only_the_window_before_each_time():
     np.testing.assert_allclose(out[1], np.array([0, 1, 1, 1]) / 3)  # nothing in [90, 100)
 
 
+def test_the_trending_source_caches_windows_without_sharing_its_rows():
+    from adrec.recommender.sources import Trending, trending
+
+    items = np.array([3, 1, 1, 2, 3, 3])
+    ts = np.array([10, 0, 5, 6, 10, 20])
+    source = Trending(items, ts, n_items=3, window_days=10 / 86_400)
+    at = np.array([10, 100, 10, 21, 10])
+    first = source.scores(at)
+    np.testing.assert_array_equal(first, trending(items, ts, at, window_s=10, n_items=3))
+    assert len(source._cache) == 3  # one entry per distinct slice of the log
+    first[:] = -1.0  # the caller's copy, not the cache
+    np.testing.assert_array_equal(source.scores(at), trending(items, ts, at, 10, 3))
+
+
 def test_genre_popularity_scores_mix_genres_by_weight():
     from adrec.recommender.sources import genre_popularity_scores
 
