@@ -415,6 +415,27 @@ def test_high_dimensional_neighbours_are_exact_brute_force():
     np.testing.assert_allclose(det.decision_function(query), dist[:, 3], rtol=1e-6)
 
 
+def test_large_brute_force_neighbours_are_exact_duplicates_included():
+    # From 2,000 rows FAISS's float32 search proposes candidates; their exact distances
+    # decide. A duplicated row must sit at distance 0 (float32's |x|^2 + |y|^2 - 2xy gives
+    # about 1e-3 there), and every neighbour must match an exact float64 search.
+    from adrec.detectors.tabular.neighbors import NeighborIndex
+
+    rows = gaussian(2100, p=24, seed=8).astype(np.float64) * 10.0  # norms far above gaps
+    rows[1] = rows[0]
+    queries = np.concatenate([rows[:2], gaussian(30, p=24, seed=9) * 10.0])
+    index = NeighborIndex(rows.astype(np.float32))
+    assert index._rows32 is not None  # the FAISS path, not the small-set one
+    dist, ind = index.query(queries, 6)
+    rows32 = rows.astype(np.float32).astype(np.float64)
+    exact = np.linalg.norm(queries.astype(np.float32)[:, None, :] - rows32[None], axis=2)
+    np.testing.assert_allclose(dist, np.sort(exact, axis=1)[:, :6], rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(dist[:2, :2], 0.0)
+    np.testing.assert_array_equal(np.sort(ind[:2, :2], axis=1), [[0, 1], [0, 1]])
+    dist, ind = index.query_training(np.arange(3), 4)
+    assert dist[0, 0] == 0.0 and ind[0, 0] == 1 and ind[1, 0] == 0
+
+
 def test_neighbour_queries_in_leaf_order_give_each_row_its_own_answer(monkeypatch):
     import adrec.detectors.tabular.neighbors as neighbors
 

@@ -3,8 +3,17 @@ the Local Outlier Factor (Breunig et al. 2000).
 
 Exact Euclidean neighbours, memory bounded: in up to 15 dimensions (where scikit-learn's
 "auto" would build a KD tree) SciPy's cKDTree, the faster KD tree on these machines (25-35%
-less CPU than scikit-learn's for the same queries); above that scikit-learn's
-NearestNeighbors, whose brute force runs in BLAS over row blocks of bounded memory.
+less CPU than scikit-learn's for the same queries); above that brute force: FAISS's flat
+L2 search (float32 BLAS products and SIMD top-k selection, in blocks of bounded memory)
+finds k + 8 candidates per query, and their distances, recomputed in float64, pick the k.
+On 6,600 training rows of 126 features that took 0.16 CPU s for the training rows' own
+neighbours and 0.11 s for 5,268 queries, where scikit-learn's brute force (which upcasts
+float32 to float64 blockwise) took 0.29 and 0.22, with the same neighbours. The re-rank
+keeps distances exact (float32's cancellation in |x|^2 + |y|^2 - 2xy would make a duplicate's
+distance 1e-3 instead of 0). The stored rows are float32: the detectors' input is float32
+already (BaseDetector validates it so). Below 2,000 training rows the products are cheap
+and the re-rank is not: there scikit-learn's NearestNeighbors does the brute force (on
+scikit-learn's digits, 89 rows, FAISS + re-rank took 2.5x its time).
 
 A KD tree search is bound by memory, not arithmetic, once the rows outgrow the CPU caches:
 rows and queries in arbitrary order make each query walk to other nodes than the last one.
@@ -38,6 +47,11 @@ from adrec.detectors.tabular._common import (
 KNN_METHODS = ("largest", "mean", "median")  # PyOD's names for the distance summary
 _LEAF_SIZE = 32  # rows per KD tree leaf: 10-15% less CPU than SciPy's 16 (LOF, 100k rows)
 _ORDER_FROM_ROWS = 2_000  # queries in a batch from which sorting them pays for itself
+_FAISS_FROM_ROWS = 2_000  # training rows from which FAISS's brute force pays (see above)
+_RERANK_MARGIN = 8  # float32 candidates beyond k whose exact distances are compared
+# Candidate coordinates re-ranked at once: 4 MB of float32, small enough that the memory
+# is reused from block to block (larger blocks cost their page faults anew on a first fit).
+_RERANK_VALUES = 1_000_000
 
 
 def leaf_order(rows: np.ndarray) -> np.ndarray:
@@ -50,10 +64,13 @@ class NeighborIndex:
 
     def __init__(self, rows: np.ndarray) -> None:
         self.rows = rows
+        self._tree = self._small = self._rows32 = None
         if uses_tree(rows.shape[1]):
-            self._tree, self._brute = cKDTree(rows, leafsize=_LEAF_SIZE), None
+            self._tree = cKDTree(rows, leafsize=_LEAF_SIZE)
+        elif len(rows) < _FAISS_FROM_ROWS:
+            self._small = NearestNeighbors(algorithm="brute").fit(rows)
         else:
-            self._tree, self._brute = None, NearestNeighbors().fit(rows)
+            self._rows32 = np.ascontiguousarray(rows, dtype=np.float32)
 
     def query(self, X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         if self._tree is None or len(X) < _ORDER_FROM_ROWS:
@@ -67,7 +84,29 @@ class NeighborIndex:
         if self._tree is not None:
             dist, ind = self._tree.query(X, k=k)
             return dist.reshape(len(X), k), ind.reshape(len(X), k)
-        return self._brute.kneighbors(X, n_neighbors=k)
+        if self._small is not None:
+            dist, ind = self._small.kneighbors(X, n_neighbors=k)
+            return dist.astype(np.float64, copy=False), ind
+        return self._brute_force(X, k)
+
+    def _brute_force(self, X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        import faiss  # only here: the KD tree detectors never load it
+
+        m = min(len(self.rows), k + _RERANK_MARGIN)
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        _, candidates = faiss.knn(X, self._rows32, m)
+        dist, ind = np.empty((len(X), k)), np.empty((len(X), k), dtype=np.intp)
+        step = max(1, _RERANK_VALUES // (m * X.shape[1]))
+        for start in range(0, len(X), step):
+            s = slice(start, start + step)
+            cand = candidates[s]
+            # Differences first, in float32: exact enough (no cancellation), a duplicate's 0.
+            diff = self._rows32[cand] - X[s, None, :]
+            exact = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff, dtype=np.float64))
+            best = np.argsort(exact, axis=1, kind="stable")[:, :k]
+            dist[s] = np.take_along_axis(exact, best, axis=1)
+            ind[s] = np.take_along_axis(cand, best, axis=1)
+        return dist, ind
 
     def query_training(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The k nearest neighbours of the training rows `rows` (indices), each row itself
@@ -93,6 +132,8 @@ class _NeighborDetector(TabularDetector):
         scaled = self.scaler_.transform(X)
         if uses_tree(scaled.shape[1]):  # leaf order: see the module docstring
             scaled = scaled[leaf_order(scaled)]
+        else:  # brute force in float32: see the module docstring
+            scaled = scaled.astype(np.float32)
         self.train_ = np.ascontiguousarray(scaled)
         self._build_index()
 
