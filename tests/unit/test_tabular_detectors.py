@@ -416,12 +416,12 @@ def test_high_dimensional_neighbours_are_exact_brute_force():
 
 
 def test_large_brute_force_neighbours_are_exact_duplicates_included():
-    # From 2,000 rows FAISS's float32 search proposes candidates; their exact distances
+    # From 3,000 rows FAISS's float32 search proposes candidates; their exact distances
     # decide. A duplicated row must sit at distance 0 (float32's |x|^2 + |y|^2 - 2xy gives
     # about 1e-3 there), and every neighbour must match an exact float64 search.
     from adrec.detectors.tabular.neighbors import NeighborIndex
 
-    rows = gaussian(2100, p=24, seed=8).astype(np.float64) * 10.0  # norms far above gaps
+    rows = gaussian(3100, p=24, seed=8).astype(np.float64) * 10.0  # norms far above gaps
     rows[1] = rows[0]
     queries = np.concatenate([rows[:2], gaussian(30, p=24, seed=9) * 10.0])
     index = NeighborIndex(rows.astype(np.float32))

@@ -10,10 +10,12 @@ On 6,600 training rows of 126 features that took 0.16 CPU s for the training row
 neighbours and 0.11 s for 5,268 queries, where scikit-learn's brute force (which upcasts
 float32 to float64 blockwise) took 0.29 and 0.22, with the same neighbours. The re-rank
 keeps distances exact (float32's cancellation in |x|^2 + |y|^2 - 2xy would make a duplicate's
-distance 1e-3 instead of 0). The stored rows are float32: the detectors' input is float32
-already (BaseDetector validates it so). Below 2,000 training rows the products are cheap
-and the re-rank is not: there scikit-learn's NearestNeighbors does the brute force (on
-scikit-learn's digits, 89 rows, FAISS + re-rank took 2.5x its time).
+distance 1e-3 instead of 0); the float32 copy of the rows it searches loses nothing, since
+the detectors' input is float32 already (BaseDetector validates it so). Below 3,000
+training rows FAISS's top-k selection and the re-rank cost more than its products save
+(5,000 queries of 128 features: 2.45x scikit-learn's time at 200 rows, 1.52x at 1,000,
+1.0x at 2,500, 0.87x at 4,000): there scikit-learn's NearestNeighbors does the brute
+force, on float64 rows (its float32 search took 12% more time on 200 rows).
 
 A KD tree search is bound by memory, not arithmetic, once the rows outgrow the CPU caches:
 rows and queries in arbitrary order make each query walk to other nodes than the last one.
@@ -47,7 +49,7 @@ from adrec.detectors.tabular._common import (
 KNN_METHODS = ("largest", "mean", "median")  # PyOD's names for the distance summary
 _LEAF_SIZE = 32  # rows per KD tree leaf: 10-15% less CPU than SciPy's 16 (LOF, 100k rows)
 _ORDER_FROM_ROWS = 2_000  # queries in a batch from which sorting them pays for itself
-_FAISS_FROM_ROWS = 2_000  # training rows from which FAISS's brute force pays (see above)
+_FAISS_FROM_ROWS = 3_000  # training rows from which FAISS's brute force pays (see above)
 _RERANK_MARGIN = 8  # float32 candidates beyond k whose exact distances are compared
 # Candidate coordinates re-ranked at once: 4 MB of float32, small enough that the memory
 # is reused from block to block (larger blocks cost their page faults anew on a first fit).
@@ -132,8 +134,6 @@ class _NeighborDetector(TabularDetector):
         scaled = self.scaler_.transform(X)
         if uses_tree(scaled.shape[1]):  # leaf order: see the module docstring
             scaled = scaled[leaf_order(scaled)]
-        else:  # brute force in float32: see the module docstring
-            scaled = scaled.astype(np.float32)
         self.train_ = np.ascontiguousarray(scaled)
         self._build_index()
 
