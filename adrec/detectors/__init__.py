@@ -4,7 +4,7 @@ imported when it is first used, so a tabular detector never loads torch. The nam
 themselves imported on first use (PEP 562), so that code which only needs a submodule (the
 behaviour windows in a Ray Data worker) does not load scikit-learn."""
 
-from importlib import import_module
+from adrec.lazy import lazy_getattr
 
 _WHERE = {
     "BaseDetector": "adrec.base",
@@ -18,8 +18,4 @@ _WHERE = {
 }
 __all__ = list(_WHERE)
 
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(import_module(_WHERE[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _WHERE)

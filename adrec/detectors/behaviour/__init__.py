@@ -2,7 +2,7 @@
 (windows.py) and a fitted detector over them (detector.py). Names are imported on first use
 (PEP 562): the windows alone do not load the detectors (scikit-learn)."""
 
-from importlib import import_module
+from adrec.lazy import lazy_getattr
 
 _WHERE = {
     "BehaviourDetector": "adrec.detectors.behaviour.detector",
@@ -14,8 +14,4 @@ _WHERE = {
 }
 __all__ = list(_WHERE)
 
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(import_module(_WHERE[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _WHERE)
