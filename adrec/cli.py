@@ -157,6 +157,8 @@ def train(
     loss: o.Loss = "full",
     epochs: o.Epochs = None,
     sequence_stride: o.SequenceStride = None,
+    sequence_batch_size: o.SequenceBatchSize = None,
+    sequence_lr: o.SequenceLr = None,
     split: o.Split = "leave_last_out",
     targets_per_user: o.TargetsPerUser = 5,
     detector: o.Detector = "auto",
@@ -189,7 +191,7 @@ def train(
         raise typer.BadParameter(str(exc), param_hint="--logs") from None
     cfg = _fit_config(
         model=model, loss=loss, epochs=epochs, stride=sequence_stride, split=split,
-        targets_per_user=targets_per_user,
+        batch_size=sequence_batch_size, lr=sequence_lr, targets_per_user=targets_per_user,
         detector=detector, windows=windows, window=window, window_days=window_days,
         min_profile=min_profile, features=features, sequence_input=sequence_input, served=served,
     )  # fmt: skip

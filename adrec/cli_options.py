@@ -53,6 +53,20 @@ SequenceStride = Annotated[
         "items (default: the model's; its max_len gives plain chunks, less compute).",
     ),
 ]
+SequenceBatchSize = Annotated[
+    int | None,
+    typer.Option(
+        min=1, help="Training windows per step of the sequential model (default: the model's)."
+    ),
+]
+SequenceLr = Annotated[
+    float | None,
+    typer.Option(
+        min=1e-6,
+        max=1.0,
+        help="Adam's learning rate for the sequential model (default: the model's).",
+    ),
+]
 Split = Annotated[
     str, typer.Option(help="leave_last_out (each user's last targets), or global_time.")
 ]
@@ -127,6 +141,8 @@ def fit_config(
     features: str,
     sequence_input: str,
     served: str,
+    batch_size: int | None = None,
+    lr: float | None = None,
 ):
     from adrec.recommender.config import FitConfig
 
@@ -147,4 +163,8 @@ def fit_config(
         changes["max_epochs"] = epochs
     if stride:
         changes["stride"] = stride
+    if batch_size:
+        changes["batch_size"] = batch_size
+    if lr:
+        changes["lr"] = lr
     return cfg.with_long_term(**changes)

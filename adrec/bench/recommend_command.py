@@ -42,6 +42,8 @@ def recommend(
     loss: o.Loss = "full",
     epochs: o.Epochs = None,
     sequence_stride: o.SequenceStride = None,
+    sequence_batch_size: o.SequenceBatchSize = None,
+    sequence_lr: o.SequenceLr = None,
     split: o.Split = "leave_last_out",
     targets_per_user: o.TargetsPerUser = 5,
     detector: o.Detector = "auto",
@@ -79,6 +81,7 @@ def recommend(
             cfg = fit_config(
                 model=model, loss=loss, epochs=2 if quick else epochs, split=split,
                 stride=sequence_stride,
+                batch_size=sequence_batch_size, lr=sequence_lr,
                 targets_per_user=targets_per_user, detector=detector, windows=windows,
                 window=window, window_days=window_days, min_profile=min_profile,
                 features=features, sequence_input=sequence_input, served=served,

@@ -188,12 +188,17 @@ def test_the_sequence_stride_reaches_the_fit_config_and_is_checked(stub_ray, tmp
                   window_days=7, min_profile=10, features="auto", sequence_input="auto",
                   served="rule")  # fmt: skip
     assert fit_config(stride=7, **common).long_term.stride == 7
+    tuned = fit_config(stride=5, batch_size=256, lr=0.002, **common).long_term
+    assert (tuned.stride, tuned.batch_size, tuned.lr) == (5, 256, 0.002)
     assert fit_config(stride=None, **common).long_term.stride == fit_config(
         stride=None, **common).long_term.__class__().stride  # fmt: skip
     (tmp_path / "log.csv").write_text("user_id,item_id,timestamp\n1,2,3\n")
     args = ["train", "--logs", str(tmp_path / "log.csv"), "--run-dir", str(tmp_path / "x")]
     result, _ = _invoke([*args, "--sequence-stride", "0"])
     assert result.exit_code == 2 and "sequence-stride" in result.output
+    for flag, bad in (("--sequence-batch-size", "0"), ("--sequence-lr", "-1")):
+        result, _ = _invoke([*args, flag, bad])
+        assert result.exit_code == 2 and flag.lstrip("-") in result.output
     assert stub_ray == []
 
 
