@@ -86,9 +86,11 @@ def check_positive(value: Any, name: str) -> float:
     return float(value)
 
 
-def row_blocks(n_rows: int, values_per_row: int) -> Iterator[slice]:
-    """Slices of at most about _BLOCK_VALUES / values_per_row rows (at least one)."""
-    step = max(1, _BLOCK_VALUES // max(1, values_per_row))
+def row_blocks(
+    n_rows: int, values_per_row: int, block_values: int = _BLOCK_VALUES
+) -> Iterator[slice]:
+    """Slices of at most about block_values / values_per_row rows (at least one)."""
+    step = max(1, block_values // max(1, values_per_row))
     for start in range(0, n_rows, step):
         yield slice(start, min(start + step, n_rows))
 

@@ -43,6 +43,7 @@ from adrec.detectors.tabular._common import (
     TabularDetector,
     check_choice,
     check_int,
+    row_blocks,
     uses_tree,
 )
 
@@ -98,9 +99,7 @@ class NeighborIndex:
         X = np.ascontiguousarray(X, dtype=np.float32)
         _, candidates = faiss.knn(X, self._rows32, m)
         dist, ind = np.empty((len(X), k)), np.empty((len(X), k), dtype=np.intp)
-        step = max(1, _RERANK_VALUES // (m * X.shape[1]))
-        for start in range(0, len(X), step):
-            s = slice(start, start + step)
+        for s in row_blocks(len(X), m * X.shape[1], _RERANK_VALUES):
             cand = candidates[s]
             # Differences first, in float32: exact enough (no cancellation), a duplicate's 0.
             diff = self._rows32[cand] - X[s, None, :]
