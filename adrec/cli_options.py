@@ -158,13 +158,6 @@ def fit_config(
         sequence_input=sequence_input,
         served=served,
     )
-    changes = {"kind": model, "loss": loss}
-    if epochs:
-        changes["max_epochs"] = epochs
-    if stride:
-        changes["stride"] = stride
-    if batch_size:
-        changes["batch_size"] = batch_size
-    if lr:
-        changes["lr"] = lr
+    given = {"max_epochs": epochs, "stride": stride, "batch_size": batch_size, "lr": lr}
+    changes = {"kind": model, "loss": loss} | {k: v for k, v in given.items() if v}
     return cfg.with_long_term(**changes)
