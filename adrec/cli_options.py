@@ -50,21 +50,19 @@ SequenceStride = Annotated[
         min=1,
         help="Training windows' step for the sequential model: each window's last N "
         "positions are its targets, so every target sees at least max_len - N earlier "
-        "items (default: the model's; its max_len gives plain chunks, less compute).",
+        "items (default 5; 50, the model's max_len, gives plain chunks: less compute).",
     ),
 ]
 SequenceBatchSize = Annotated[
     int | None,
-    typer.Option(
-        min=1, help="Training windows per step of the sequential model (default: the model's)."
-    ),
+    typer.Option(min=1, help="Training windows per step of the sequential model (default 256)."),
 ]
 SequenceLr = Annotated[
     float | None,
     typer.Option(
         min=1e-6,
         max=1.0,
-        help="Adam's learning rate for the sequential model (default: the model's).",
+        help="Adam's learning rate for the sequential model (default 0.002).",
     ),
 ]
 Split = Annotated[

@@ -40,10 +40,14 @@ class LongTermConfig:
     """The long-term model and its training. Sizes and switches are SASRec's (GRU4Rec reads
     kind, max_len, dim, n_layers and dropout); `ffn_dim=None` means `dim`.
 
-    The defaults are the best validation NDCG@10 of a sweep on ml-100k's leave-one-out split
+    The defaults are the best validation NDCG@10 of sweeps on ml-100k's leave-one-out split
     (benchmarks/sasrec_vs_recbole.py --sweep: validation targets only, never the test ones):
     RecBole's block layout (post-LN, GELU, a 4x feed-forward, normal(0, 0.02) weights, no
-    embedding scale) with dropout 0.5, stopped 5 evaluations after the best."""
+    embedding scale) with dropout 0.5, stopped 5 evaluations after the best, trained on
+    windows 5 items apart (every target with at least 45 items of context), 256 windows per
+    step at Adam's rate 0.002: mean validation NDCG@10 0.0730 over seeds 0-2, against 0.0633
+    for plain chunks of 50 at batch 128 and rate 0.001 (the earlier defaults, about a third
+    of the compute)."""
 
     kind: str = "sasrec"  # or "gru4rec"
     loss: str = "full"  # or "sampled" softmax over `n_negatives` uniform items
@@ -59,10 +63,10 @@ class LongTermConfig:
     dropout: float = 0.5
     attn_dropout: float | None = None  # on attention weights (None: dropout)
     init_std: float | None = 0.02  # normal(0, init_std) linear weights (None: PyTorch's)
-    lr: float = 1e-3
+    lr: float = 2e-3
     weight_decay: float = 0.0
-    batch_size: int = 128
-    stride: int | None = None  # training windows' step (None: max_len, no overlap)
+    batch_size: int = 256
+    stride: int | None = 5  # training windows' step (None or max_len: plain chunks)
     max_epochs: int = 80
     patience: int = 5  # evaluations without a better validation NDCG@10
     eval_every: int = 1  # epochs between evaluations
