@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Annotated
@@ -481,11 +482,19 @@ def serve(
     if direct:
         typer.echo(f"  direct to the ingress replica{'s' * (len(direct) > 1)} (faster, no "
                    f"proxy hop): {', '.join(direct)}")  # fmt: skip
+    # A process manager's stop (SIGTERM: systemd, Kubernetes, `kill`) ends it as Ctrl-C does:
+    # the application is deleted and a private cluster stops, instead of Ray's crash report.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         undeploy()
+        typer.echo("stopped")
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 @app.command()
