@@ -20,9 +20,9 @@ from adrec.data.log_prep import log_signals, pipeline_windows, saved_vocabulary
 from adrec.detectors.behaviour.scoring import (
     detection_metrics,
     same_signals,
-    score_log,
     score_log_fast,
     score_windows,
+    vectorised,
 )
 from adrec.detectors.behaviour.windows import InteractionWindow
 from adrec.distributed.ingest import read_interactions_ray
@@ -108,11 +108,11 @@ def _score(inter, detector, prep: Path | None, window, stride: int, log):
             log(f"  scoring the pipeline's windows ({prep / 'windows'})")
             return score_windows(pipeline_windows(str(prep)), inter, detector), "pipeline windows"
     why = "not a pipeline read" if prep is None else f"the detector reads {detector.window}"
-    if isinstance(detector.window, InteractionWindow):
-        log(f"  computing the windows to score here, vectorised ({why})")
-        return score_log_fast(inter, detector, stride=stride), "log_windows"
-    log(f"  computing the windows to score here, user by user ({why})")
-    return score_log(inter, detector, stride=stride), "score_log"
+    fast = vectorised(detector)
+    log(
+        f"  computing the windows to score here, {'vectorised' if fast else 'user by user'} ({why})"
+    )
+    return score_log_fast(inter, detector, stride=stride), "log_windows" if fast else "score_log"
 
 
 def _long_term_trainer(plan: TrainingPlan, storage: Path) -> Callable:

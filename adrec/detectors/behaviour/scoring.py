@@ -120,12 +120,18 @@ def score_log_fast(
 ) -> pd.DataFrame:
     """score_log's frame, with interaction windows computed vectorised (log_windows) instead
     of history by history; day windows go through score_log."""
-    from adrec.detectors.behaviour.windows import InteractionWindow
-
-    if not isinstance(detector.window, InteractionWindow):
+    if not vectorised(detector):
         return score_log(inter, detector, stride)
     table = log_windows(inter, detector.window, detector.signals, stride, detector.as_steps)
     return score_windows(table, inter, detector)
+
+
+def vectorised(detector: BehaviourDetector) -> bool:
+    """Whether score_log_fast computes the detector's windows vectorised (interaction
+    windows) rather than history by history (day windows, through score_log)."""
+    from adrec.detectors.behaviour.windows import InteractionWindow
+
+    return isinstance(detector.window, InteractionWindow)
 
 
 def _scores_frame(frames: list[pd.DataFrame], inter: Interactions) -> pd.DataFrame:
