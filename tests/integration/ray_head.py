@@ -1,6 +1,6 @@
 """A real, private Ray head for job tests: `ray start --head --block` in its own session, on free
-ports and in its own temp dir, stopped by killing that session's processes (never `ray stop`,
-which ends every Ray process on the machine, other people's clusters included).
+ports and in its own temp dir, stopped by killing that session's processes (never Ray's own
+stop command, which ends every Ray process on the machine, other people's clusters included).
 
     with RayHead(num_cpus=2) as head:
         head.dashboard_url   # http://127.0.0.1:<port>, for JobSubmissionClient / ray job submit
