@@ -4,9 +4,10 @@ stops (Serve's HTTP proxy on --port).
 1. The middleware (adrec.dashboard.live.LiveMetricsMiddleware) runs on every request. The
    ingress's whole API stack (adrec.serving.http.create_api over a recommend that returns a
    fixed body: parsing, validation, routing, the body limit) is timed in-process, without
-   the dashboard, with `live=True` (in-process counters) and with `live="serve"` (the
-   counters and the Ray counter of anomalous answers), interleaved; the median per request.
-2. The live panel's scrape (adrec.dashboard.serve_metrics) runs in the ingress replica's
+   the dashboard, with `live=True` (in-process counters) and with the Serve ingress's
+   `serve_metrics.live_metrics()` (the counters and the Ray counter of anomalous answers),
+   interleaved; the median per request.
+2. The live panel's scrape (adrec.serving.serve_metrics) runs in the ingress replica's
    thread pool when a page polls: a small Serve app answers some requests, then one node's
    Prometheus export is fetched and parsed whole and with only the lines the panel reads.
 
@@ -55,7 +56,17 @@ def api(live):
         return {}
 
     app = create_api(recommend, health)
-    return app if live is None else mount_dashboard(app, run_dir=None, live=live)
+    return app if live is None else mount_dashboard(app, run_dir=None, **_live(live))
+
+
+def _live(live) -> dict:
+    """mount_dashboard's live arguments: True, or "serve" for what the Serve ingress uses."""
+    if live != "serve":
+        return {"live": live}
+    from adrec.serving.serve_metrics import live_metrics
+
+    counters, view = live_metrics()
+    return {"live": counters, "live_view": view}
 
 
 async def _once(app) -> float:
@@ -90,7 +101,7 @@ def scrape_cost(port: int, requests_n: int = 200) -> dict:
     from ray import serve
 
     from adrec.dashboard import mount_dashboard
-    from adrec.dashboard.serve_metrics import metrics_urls, parse, relevant
+    from adrec.serving.serve_metrics import metrics_urls, parse, relevant
 
     app = FastAPI()
 
@@ -98,7 +109,7 @@ def scrape_cost(port: int, requests_n: int = 200) -> dict:
     def recommend() -> dict:
         return {"anomaly": {"is_anomalous": True}}
 
-    mount_dashboard(app, run_dir=None, live="serve")
+    mount_dashboard(app, run_dir=None, **_live("serve"))
 
     @serve.deployment
     @serve.ingress(app)

@@ -4,8 +4,9 @@ answers of `POST /v1/recommend`.
 `LiveMetrics` keeps them in the serving process itself: `LiveMetricsMiddleware` (plain ASGI,
 no body copying) times every recommend request, notes its status and reads the answer's
 `"is_anomalous"` flag as the bytes go out. Its snapshot is what `/dashboard/api/live`
-returns in the plain app; the Serve graph's ingress can keep one too (see serve_metrics.py
-for the Serve application's own metrics).
+returns in the plain app. In the Serve graph's ingress the same counters also feed the
+Serve application's own metrics (adrec/serving/serve_metrics.py gives the `export_counter`);
+no Ray import here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +38,7 @@ class LiveMetrics:
     buckets."""
 
     def __init__(self, bucket_s: float = 10.0, keep_s: float = 600.0, max_samples: int = 100_000,
-                 clock=time.time, ray_counter: bool = False,
+                 clock=time.time, export_counter: Callable[[], Any] | None = None,
                  export_every_s: float = 1.0):  # fmt: skip
         self.bucket_s = bucket_s
         self.keep_s = keep_s
@@ -48,26 +51,21 @@ class LiveMetrics:
         self.anomalous = 0
         self._recent: deque[tuple[float, float, int, bool]] = deque(maxlen=max_samples)
         self._lock = threading.Lock()
-        self.ray_counter = ray_counter
+        self.export_counter = export_counter
         self.export_every_s = export_every_s
         self._counter = None
         self._unexported = {True: 0, False: 0}
         self._export_due = False
 
     def _export(self) -> None:
-        """Add the answers counted since the last export to the Serve application's own
-        metrics (Ray's Prometheus export; serve_metrics.ANSWERS_METRIC), where this runs in
-        a Serve replica. A Ray counter's inc costs about 70 us, so the answers are added
-        at most once per `export_every_s` (Ray itself exports every few seconds), not once
-        per request."""
+        """Add the answers counted since the last export to a counter made by
+        `export_counter()` on first use (in a Serve replica: the application's own metric,
+        serve_metrics.answers_counter), tagged anomalous "true" / "false". A Ray counter's
+        inc costs about 70 us, so the answers are added at most once per `export_every_s`
+        (Ray itself exports every few seconds), not once per request."""
         self._export_due = False
         if self._counter is None:
-            from ray.serve.metrics import Counter
-
-            from adrec.dashboard.serve_metrics import ANSWERS_METRIC
-
-            what = "recommend answers by whether the user's behaviour was anomalous"
-            self._counter = Counter(ANSWERS_METRIC, description=what, tag_keys=("anomalous",))
+            self._counter = self.export_counter()
         for anomalous, n in self._unexported.items():
             if n:
                 self._unexported[anomalous] = 0
@@ -96,7 +94,7 @@ class LiveMetrics:
             else:
                 self.server_errors += 1
             self._recent.append((now, latency_s * 1000.0, status, bool(anomalous)))
-        if self.ray_counter and 200 <= status < 300 and anomalous is not None:
+        if self.export_counter is not None and 200 <= status < 300 and anomalous is not None:
             self._count_for_export(anomalous)
 
     def snapshot(self) -> dict:

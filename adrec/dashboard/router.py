@@ -170,25 +170,24 @@ def mount_dashboard(
     run_dir: RunDirSource | None = None,
     logs: str | Path | None = None,
     engine=None,
-    live: str | bool | object | None = True,
+    live: bool | LiveMetrics | object | None = True,
     warm: bool = True,
+    live_view: object | None = None,
 ) -> FastAPI:
     """Serve the dashboard of `run_dir` on `app` at /dashboard/ (returns the app).
 
     `run_dir`: a run directory, or an async callable returning it (or a dict holding
     "run_dir"), awaited on the first request. `live`: True counts the app's own recommend
-    requests (LiveMetrics middleware); "serve" reads the Serve application's own metrics
-    (serve_metrics.ServeMetrics; the middleware then also exports the anomalous answers as
-    an application metric); or an object with `snapshot()`; or None."""
+    requests in new LiveMetrics, a LiveMetrics instance counts them there (both through the
+    LiveMetricsMiddleware); any other object with `snapshot()` is shown as it is; None shows
+    no live numbers. `live_view`: an object with `snapshot()` shown instead of the counters
+    (the Serve graph shows the application's own metrics: serving.serve_metrics)."""
     dashboard = Dashboard()
-    if live is True or live == "serve":
-        counters = LiveMetrics(ray_counter=live == "serve")
-        app.add_middleware(LiveMetricsMiddleware, metrics=counters)
-        if live == "serve":
-            from adrec.dashboard.serve_metrics import ServeMetrics
-
-            counters = ServeMetrics(fallback=counters)
-        live = counters
+    if live is True:
+        live = LiveMetrics()
+    if isinstance(live, LiveMetrics):
+        app.add_middleware(LiveMetricsMiddleware, metrics=live)
+    live = live_view if live_view is not None else live
     dashboard.live = live or None
     if callable(run_dir):
         dashboard.attach_later(run_dir, logs=logs, engine=engine, warm=warm)

@@ -36,6 +36,7 @@ from adrec.serving.batching import Batcher
 from adrec.serving.http import create_api
 from adrec.serving.image_api import add_image_route
 from adrec.serving.models import MAX_BODY_BYTES, RecommendRequest
+from adrec.serving.serve_metrics import live_metrics
 from adrec.serving.service import RecommendService, query_of
 
 logger = logging.getLogger("ray.serve")
@@ -193,7 +194,8 @@ class Ingress:
             add_image_route(api, self._score_image)
         # The dashboard at /dashboard/ over the detector's run (asked on its first request),
         # with the Serve application's own metrics.
-        return mount_dashboard(api, run_dir=self._health, live="serve")
+        counters, view = live_metrics()
+        return mount_dashboard(api, run_dir=self._health, live=counters, live_view=view)
 
     async def _recommend(self, request: RecommendRequest) -> bytes:
         return await self.batcher.submit(query_of(request))

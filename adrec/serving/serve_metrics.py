@@ -5,7 +5,7 @@ Ray Serve records, for every HTTP request its proxies answer, `ray_serve_num_htt
 Ray exports them, with the application's own metrics, in Prometheus' text format on each
 node's metrics port. The anomalous share comes from a counter of the application's own
 (`adrec_recommend_answers`, by `anomalous`), which the dashboard's middleware keeps in the
-ingress replicas (LiveMetrics with `ray_counter=True`).
+ingress replicas (LiveMetrics with `export_counter=answers_counter`: `live_metrics()`).
 
 `ServeMetrics.snapshot()` scrapes every alive node, sums over proxies and replicas, and
 keeps a sample per `bucket_s` seconds to draw the series; it answers in the same shape as
@@ -27,9 +27,27 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from adrec.dashboard.live import LiveMetrics
+
 ANSWERS_METRIC = "adrec_recommend_answers"
 REQUESTS = "ray_serve_num_http_requests"
 LATENCY = "ray_serve_http_request_latency_ms"
+
+
+def answers_counter():
+    """The application's counter of recommend answers by `anomalous` (made in a replica)."""
+    from ray.serve.metrics import Counter
+
+    what = "recommend answers by whether the user's behaviour was anomalous"
+    return Counter(ANSWERS_METRIC, description=what, tag_keys=("anomalous",))
+
+
+def live_metrics() -> tuple[LiveMetrics, ServeMetrics]:
+    """For mount_dashboard in an ingress replica: the replica's counters (which also export
+    the anomalous answers) and the view that the dashboard shows (the application's metrics,
+    those counters where no node's metrics answer)."""
+    counters = LiveMetrics(export_counter=answers_counter)
+    return counters, ServeMetrics(fallback=counters)
 
 
 def metrics_urls() -> list[str]:
