@@ -468,11 +468,12 @@ def serve(
         name = "--" + "-".join(str(p) for p in problem["loc"]).replace("_", "-")
         hint = name if problem["loc"] else None
         raise typer.BadParameter(problem["msg"], param_hint=hint) from None
-    if throughput_mode and not (address or os.environ.get("RAY_ADDRESS")):
+    private = not (address or os.environ.get("RAY_ADDRESS"))  # else: join a running cluster
+    if throughput_mode and private:
         from adrec.serving.cluster_env import apply_serve_env
 
         apply_serve_env()
-    from adrec.distributed.cluster import connect
+    from adrec.distributed.cluster import connect, disconnect
     from adrec.serving.app import deploy, direct_urls, undeploy
 
     _connect(connect, address)
@@ -489,7 +490,8 @@ def serve(
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        undeploy()
+        undeploy(stop_serve=private)
+        disconnect()  # a private cluster stops here, before the last line is printed
         typer.echo("stopped")
 
 

@@ -137,3 +137,11 @@ def connect(
     if log:
         log(line)
     return line
+
+
+def disconnect() -> None:
+    """Leave the cluster connect() joined, or stop the private one it started."""
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()

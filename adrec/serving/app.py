@@ -288,5 +288,11 @@ def direct_urls(name: str = "adrec", host: str = "127.0.0.1") -> list[str]:
     ]
 
 
-def undeploy() -> None:
-    serve.shutdown()
+def undeploy(name: str = "adrec", stop_serve: bool = True) -> None:
+    """Remove the application `name`. stop_serve: stop Serve itself too (its controller and
+    proxies), for a cluster this process started; on a cluster it joined, other teams'
+    applications keep running, so only this one is deleted."""
+    if stop_serve:
+        serve.shutdown()
+    else:
+        serve.delete(name)

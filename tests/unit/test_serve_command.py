@@ -48,3 +48,43 @@ def test_the_serve_config_args_are_the_builders_arguments():
     assert args.max_batch_size >= 1 and args.model_max_ongoing_requests >= 2
     with pytest.raises(ValueError, match="max_batch_siz"):
         AppArgs.model_validate({**config["applications"][0]["args"], "max_batch_siz": 3})
+
+
+@pytest.mark.parametrize("address", [None, "10.0.0.5:6379"])
+def test_stopping_serve_removes_only_its_own_application_from_a_joined_cluster(
+    monkeypatch, fitted, address
+):
+    """On a cluster it started, `adrec serve` stops Serve with it; on a cluster it joined
+    (--address), Ctrl-C deletes its application and leaves Serve and other apps running."""
+    import types
+
+    import adrec.cli
+
+    calls = []
+    cluster = types.SimpleNamespace(
+        connect=lambda address, **kw: calls.append(("connect", address)),
+        disconnect=lambda: calls.append(("disconnect",)),
+    )
+    serving = types.SimpleNamespace(
+        deploy=lambda run_dir, **kw: "http://127.0.0.1:8000",
+        direct_urls=lambda **kw: [],
+        undeploy=lambda **kw: calls.append(("undeploy", kw)),
+    )
+    monkeypatch.setitem(sys.modules, "adrec.distributed.cluster", cluster)
+    monkeypatch.setitem(sys.modules, "adrec.serving.app", serving)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+
+    def interrupted(seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(adrec.cli.time, "sleep", interrupted)
+    monkeypatch.setattr(adrec.cli.signal, "signal", lambda *a: None)
+    args = ["serve", "--run-dir", str(fitted[3]), "--no-throughput-mode"]
+    result = runner.invoke(app, args + (["--address", address] if address else []))
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert result.output.strip().endswith("stopped")
+    assert calls == [
+        ("connect", address),
+        ("undeploy", {"stop_serve": address is None}),
+        ("disconnect",),
+    ]
