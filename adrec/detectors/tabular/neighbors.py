@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.spatial import cKDTree
+from sklearn import config_context
 from sklearn.neighbors import NearestNeighbors
 
 from adrec.base import bounded_sample
@@ -88,7 +89,9 @@ class NeighborIndex:
             dist, ind = self._tree.query(X, k=k)
             return dist.reshape(len(X), k), ind.reshape(len(X), k)
         if self._small is not None:
-            dist, ind = self._small.kneighbors(X, n_neighbors=k)
+            # The rows are scaled detector inputs, already checked finite (BaseDetector).
+            with config_context(assume_finite=True):
+                dist, ind = self._small.kneighbors(X, n_neighbors=k)
             return dist.astype(np.float64, copy=False), ind
         return self._brute_force(X, k)
 
