@@ -33,7 +33,9 @@ def tiny_fit_config():
 
     cfg = FitConfig(detector="iforest", windows="interactions", window=5, min_profile=5,
                     trending_days=(7.0,), gate_epochs=50, grid_step=0.25)  # fmt: skip
-    return cfg.with_long_term(dim=16, n_layers=1, max_len=20, max_epochs=3, batch_size=64)
+    # Plain chunks (stride None): a quarter of the default's training steps.
+    return cfg.with_long_term(dim=16, n_layers=1, max_len=20, max_epochs=3, batch_size=64,
+                              stride=None)  # fmt: skip
 
 
 @pytest.fixture(scope="session")

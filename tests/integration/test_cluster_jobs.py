@@ -26,8 +26,9 @@ import yaml
 from ray_head import RayHead, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+# --sequence-stride 50 (SASRec's max_len): plain chunks, a tenth of the default's windows.
 TINY = ["--epochs", "3", "--detector", "iforest", "--windows", "interactions", "--window", "5",
-        "--min-profile", "5"]  # fmt: skip
+        "--min-profile", "5", "--sequence-stride", "50"]  # fmt: skip
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 
 

@@ -41,7 +41,8 @@ def _fit_small_run(run_dir):
     })  # fmt: skip
     cfg = FitConfig(detector="iforest", windows="interactions", window=5, min_profile=5,
                     trending_days=(7.0,), gate_epochs=30, grid_step=0.25)  # fmt: skip
-    cfg = cfg.with_long_term(dim=16, n_layers=1, max_len=20, max_epochs=2, batch_size=64)
+    cfg = cfg.with_long_term(dim=16, n_layers=1, max_len=20, max_epochs=2, batch_size=64,
+                             stride=None)  # fmt: skip
     engine, report = fit_recommender(build_interactions(frame), cfg, seed=0, log=lambda m: None)
     return save_run(engine, report, run_dir)
 

@@ -54,4 +54,7 @@ def tiny_fit_config(**changes):
         min_calib_windows=5,
     )  # fmt: skip
     cfg = FitConfig(**{**settings, **changes})
-    return cfg.with_long_term(dim=16, n_layers=1, max_len=20, max_epochs=2, batch_size=64)
+    # Plain chunks (stride None), not the default's overlapping windows: a quarter of the
+    # training steps, and these tests check behaviour, not accuracy.
+    return cfg.with_long_term(dim=16, n_layers=1, max_len=20, max_epochs=2, batch_size=64,
+                              stride=None)  # fmt: skip
