@@ -21,7 +21,7 @@ def test_ray_fit_stops_early_returns_the_best_weights_and_resumes(ray_cluster, t
     train, valid = _pattern_split()
     cfg = LongTermConfig(
         max_len=8, dim=16, n_layers=1, dropout=0.0, lr=1e-2, batch_size=32, max_epochs=40,
-        patience=2, eval_every=2,
+        patience=2, eval_every=2, stride=None,
     )  # fmt: skip
     lines: list[str] = []
     model, info = fit_long_term_on_ray(

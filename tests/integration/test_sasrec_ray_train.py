@@ -36,7 +36,8 @@ def _loss(model: torch.nn.Module, sequences: list[np.ndarray], max_len: int) -> 
 @pytest.mark.parametrize(("kind", "loss"), [("sasrec", "full"), ("gru4rec", "sampled")])
 def test_ray_trainer_learns_the_repeated_pattern(ray_cluster, kind, loss):
     cfg = LongTermConfig(kind=kind, loss=loss, n_negatives=4, max_len=8, dim=16, n_layers=1,
-                         dropout=0.0, max_epochs=8, batch_size=32, lr=1e-2)  # fmt: skip
+                         dropout=0.0, max_epochs=8, batch_size=32, lr=1e-2,
+                         stride=None)  # fmt: skip
     inter = _pattern_log()
     split = split_last(inter, 1)
     train = split.train_sequences(inter.item)
