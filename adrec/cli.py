@@ -474,7 +474,7 @@ def serve(
 
         apply_serve_env()
     from adrec.distributed.cluster import connect, disconnect
-    from adrec.serving.app import deploy, direct_urls, undeploy
+    from adrec.distributed.serve_graph import deploy, direct_urls, undeploy
 
     _connect(connect, address)
     base = deploy(run_dir, host=host, port=port, **options)

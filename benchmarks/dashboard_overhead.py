@@ -7,7 +7,7 @@ stops (Serve's HTTP proxy on --port).
    the dashboard, with `live=True` (in-process counters) and with the Serve ingress's
    `serve_metrics.live_metrics()` (the counters and the Ray counter of anomalous answers),
    interleaved; the median per request.
-2. The live panel's scrape (adrec.serving.serve_metrics) runs in the ingress replica's
+2. The live panel's scrape (adrec.distributed.serve_metrics) runs in the ingress replica's
    thread pool when a page polls: a small Serve app answers some requests, then one node's
    Prometheus export is fetched and parsed whole and with only the lines the panel reads.
 
@@ -63,7 +63,7 @@ def _live(live) -> dict:
     """mount_dashboard's live arguments: True, or "serve" for what the Serve ingress uses."""
     if live != "serve":
         return {"live": live}
-    from adrec.serving.serve_metrics import live_metrics
+    from adrec.distributed.serve_metrics import live_metrics
 
     counters, view = live_metrics()
     return {"live": counters, "live_view": view}
@@ -101,7 +101,7 @@ def scrape_cost(port: int, requests_n: int = 200) -> dict:
     from ray import serve
 
     from adrec.dashboard import mount_dashboard
-    from adrec.serving.serve_metrics import metrics_urls, parse, relevant
+    from adrec.distributed.serve_metrics import metrics_urls, parse, relevant
 
     app = FastAPI()
 

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     from fastapi import FastAPI
     from ray import serve
 
-    from adrec.serving.app import direct_urls
+    from adrec.distributed.serve_graph import direct_urls
 
     ray.init(address="local", num_cpus=2, include_dashboard=False)
     try:

@@ -353,7 +353,7 @@ def start_graph(run_dir: Path, port: int, app_args: dict, num_cpus: int) -> dict
     direct ingress, else the proxy) and "graph-proxy" (Serve's HTTP proxy)."""
     import ray
 
-    from adrec.serving.app import deploy, direct_urls
+    from adrec.distributed.serve_graph import deploy, direct_urls
 
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)

@@ -5,7 +5,7 @@ answers of `POST /v1/recommend`.
 no body copying) times every recommend request, notes its status and reads the answer's
 `"is_anomalous"` flag as the bytes go out. Its snapshot is what `/dashboard/api/live`
 returns in the plain app. In the Serve graph's ingress the same counters also feed the
-Serve application's own metrics (adrec/serving/serve_metrics.py gives the `export_counter`);
+Serve application's own metrics (adrec/distributed/serve_metrics.py gives the `export_counter`);
 no Ray import here.
 """
 

@@ -181,7 +181,7 @@ def mount_dashboard(
     requests in new LiveMetrics, a LiveMetrics instance counts them there (both through the
     LiveMetricsMiddleware); any other object with `snapshot()` is shown as it is; None shows
     no live numbers. `live_view`: an object with `snapshot()` shown instead of the counters
-    (the Serve graph shows the application's own metrics: serving.serve_metrics)."""
+    (the Serve graph shows the application's own metrics: distributed.serve_metrics)."""
     dashboard = Dashboard()
     if live is True:
         live = LiveMetrics()

@@ -1,5 +1,6 @@
-"""The only package of adrec that imports Ray: Ray Data pipelines, Ray Train loops and the
-workflows that chain them. Everything it runs is plain code from the rest of adrec."""
+"""The only package of adrec that imports Ray: Ray Data pipelines, Ray Train loops, the
+Ray Serve graph (serve_graph.py, serve_metrics.py) and the workflows that chain them.
+Everything it runs is plain code from the rest of adrec."""
 
 import os
 

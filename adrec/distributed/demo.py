@@ -117,7 +117,7 @@ def side_by_side(columns: dict[str, dict]) -> str:
 
 def run_demo(opts: DemoOptions) -> dict:
     from adrec.data.readers import InputSpec
-    from adrec.serving.app import deploy, undeploy
+    from adrec.distributed.serve_graph import deploy, undeploy
 
     t0 = time.perf_counter()
     run_dir = Path(opts.run_dir)

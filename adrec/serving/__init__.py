@@ -1,4 +1,3 @@
-"""Serving: the HTTP models (models.py), the Ray-free service over a run directory
-(service.py) and the plain FastAPI app (plain.py); the Ray Serve graph with its typed
-builder (app.py) and the Serve application's metrics for the dashboard (serve_metrics.py)
-are the only modules here that import Ray."""
+"""Serving without Ray: the HTTP models (models.py), the API (http.py), the service over a
+run directory (service.py) and the plain FastAPI app (plain.py). The Ray Serve graph that
+deploys them, and its metrics, are in adrec.distributed (serve_graph.py, serve_metrics.py)."""

@@ -12,7 +12,7 @@ an image; 422 a truncated or corrupt image.
 
 Served by the plain process when ADREC_IMAGE_DETECTOR names a saved image detector
 (adrec.serving.plain), and by the Serve graph's ingress over an ImageScorer deployment when
-its AppArgs.image_detector does (adrec.serving.app)."""
+its AppArgs.image_detector does (adrec.distributed.serve_graph)."""
 
 from __future__ import annotations
 

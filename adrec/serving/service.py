@@ -1,6 +1,6 @@
 """The served recommender without any web or Ray code: validated requests in, response bodies
-out, in batches. The Serve deployments (adrec.serving.app) and the plain single-process app
-(adrec.serving.plain) wrap it, so every front end answers alike.
+out, in batches. The Serve deployments (adrec.distributed.serve_graph) and the plain
+single-process app (adrec.serving.plain) wrap it, so every front end answers alike.
 
 A request crosses three steps, each a function of the one before:
 

@@ -31,7 +31,7 @@ def served(ray_cluster, tmp_path_factory):
 
     from adrec.data.images import prepare_image
     from adrec.detectors import make_detector
-    from adrec.serving.app import build_app
+    from adrec.distributed.serve_graph import build_app
 
     images = np.stack([prepare_image(Image.open(io.BytesIO(_photo(s))), SIZE) for s in range(24)])
     det = make_detector("patchcore", coreset_ratio=0.5).fit(images[:18], images[18:])

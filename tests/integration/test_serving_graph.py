@@ -53,7 +53,7 @@ def graph(ray_cluster, tmp_path_factory):
     1 MiB body limit, served through Serve's proxy; deleted after the module."""
     from ray import serve
 
-    from adrec.serving.app import build_app
+    from adrec.distributed.serve_graph import build_app
 
     run_dir = _fit_small_run(tmp_path_factory.mktemp("graph_run"))
     port = _free_port()
@@ -263,7 +263,7 @@ def _fragile_app(marker: str):
 
     from ray import serve
 
-    from adrec.serving.app import once_more_if_a_replica_dies
+    from adrec.distributed.serve_graph import once_more_if_a_replica_dies
 
     @serve.deployment(num_replicas=2, max_ongoing_requests=4, ray_actor_options={"num_cpus": 0})
     class Upstream:

@@ -28,7 +28,7 @@ RAY_MODULES = (
     "adrec.distributed.train_detector",
     "adrec.distributed.batch_score",
     "adrec.distributed.pipeline",
-    "adrec.serving.app",
+    "adrec.distributed.serve_graph",
     "serve_apps",
     "serve_apps.recommend_app",
     "jobs",
@@ -73,8 +73,8 @@ def stub_ray(monkeypatch):
     modules["adrec.distributed.batch_score"].batch_score = record("batch_score")
     modules["adrec.distributed.pipeline"].run_pipeline = record("run_pipeline")
     modules["adrec.distributed.pipeline"].PipelineOptions = record("PipelineOptions")
-    modules["adrec.serving.app"].deploy = record("deploy")
-    modules["adrec.serving.app"].undeploy = record("undeploy")
+    modules["adrec.distributed.serve_graph"].deploy = record("deploy")
+    modules["adrec.distributed.serve_graph"].undeploy = record("undeploy")
     for name, module in modules.items():
         monkeypatch.setitem(sys.modules, name, module)
     return calls

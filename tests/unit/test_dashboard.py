@@ -437,7 +437,7 @@ def _prometheus(requests_ok: int, requests_bad: int, buckets: dict, anomalous: i
 
 
 def test_prometheus_histogram_quantiles_interpolate_inside_buckets():
-    from adrec.serving.serve_metrics import quantile
+    from adrec.distributed.serve_metrics import quantile
 
     buckets = {10.0: 50.0, 20.0: 90.0, 40.0: 100.0, float("inf"): 100.0}
     assert quantile(buckets, 0.5) == 10.0
@@ -447,7 +447,7 @@ def test_prometheus_histogram_quantiles_interpolate_inside_buckets():
 
 
 def test_serve_metrics_sum_the_application_and_draw_deltas():
-    from adrec.serving.serve_metrics import ServeMetrics, parse
+    from adrec.distributed.serve_metrics import ServeMetrics, parse
 
     first = _prometheus(10, 1, {"10": 5, "50": 10, "+Inf": 10}, 2, 8)
     parsed = parse(first, "adrec", "/v1/recommend")
@@ -470,7 +470,7 @@ def test_serve_metrics_sum_the_application_and_draw_deltas():
 
 
 def test_serve_metrics_fall_back_to_the_replicas_counters():
-    from adrec.serving.serve_metrics import ServeMetrics
+    from adrec.distributed.serve_metrics import ServeMetrics
 
     metrics = ServeMetrics("adrec", urls=lambda: [], fallback=LiveMetrics())
     snap = metrics.snapshot()
@@ -478,7 +478,7 @@ def test_serve_metrics_fall_back_to_the_replicas_counters():
 
 
 def test_serve_metrics_parse_only_their_lines_and_scrape_at_most_every_few_seconds():
-    from adrec.serving.serve_metrics import ServeMetrics, parse, relevant
+    from adrec.distributed.serve_metrics import ServeMetrics, parse, relevant
 
     text = _prometheus(10, 1, {"10": 5, "50": 10, "+Inf": 10}, 2, 8)
     # a node's export holds about 2,000 lines of other metrics (Ray's own, histograms of

@@ -128,7 +128,7 @@ class _Handle:
 def test_the_serve_ingress_routes_uploads_to_its_image_scorer(saved):
     """The Serve graph's ingress and ImageScorer deployment, called in process: the same
     answers and the same 4xx as the plain route."""
-    from adrec.serving.app import ImageScorer, Ingress
+    from adrec.distributed.serve_graph import ImageScorer, Ingress
 
     det, path = saved
     scorer = ImageScorer.func_or_class(str(path))

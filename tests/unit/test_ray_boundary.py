@@ -1,6 +1,6 @@
 """Functional core, distributed shell: Ray is imported only by the distributed shell
-(adrec/distributed: pipelines, training loops, batch jobs) and by the Serve graph
-(adrec/serving/app.py and serve_metrics.py). Everything else (detectors, models, metrics,
+(adrec/distributed: pipelines, training loops, batch jobs, the Serve graph and its
+metrics). Everything else (detectors, models, metrics,
 ranking, the dashboard, the Ray-free service, the CLI's top level) must not import it, at
 module level or inside a function. Read from the source, so it costs milliseconds."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import adrec
 
 PACKAGE = Path(adrec.__file__).parent
-SHELL = ("distributed/", "serving/app.py", "serving/serve_metrics.py")
+SHELL = ("distributed/",)
 
 
 def ray_imports(path: Path) -> list[int]:

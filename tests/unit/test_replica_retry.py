@@ -8,7 +8,7 @@ import pytest
 from ray.exceptions import RayActorError, WorkerCrashedError
 from ray.serve.exceptions import RayServeException
 
-from adrec.serving.app import once_more_if_a_replica_dies, replica_died
+from adrec.distributed.serve_graph import once_more_if_a_replica_dies, replica_died
 
 
 def _calls(*outcomes):

@@ -19,7 +19,12 @@ runner = CliRunner()
 
 @pytest.fixture
 def no_ray(monkeypatch):
-    for name in ("ray", "adrec.distributed", "adrec.distributed.cluster", "adrec.serving.app"):
+    for name in (
+        "ray",
+        "adrec.distributed",
+        "adrec.distributed.cluster",
+        "adrec.distributed.serve_graph",
+    ):
         monkeypatch.setitem(sys.modules, name, None)
 
 
@@ -71,7 +76,7 @@ def test_stopping_serve_removes_only_its_own_application_from_a_joined_cluster(
         undeploy=lambda **kw: calls.append(("undeploy", kw)),
     )
     monkeypatch.setitem(sys.modules, "adrec.distributed.cluster", cluster)
-    monkeypatch.setitem(sys.modules, "adrec.serving.app", serving)
+    monkeypatch.setitem(sys.modules, "adrec.distributed.serve_graph", serving)
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
 
     def interrupted(seconds):

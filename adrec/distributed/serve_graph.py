@@ -31,12 +31,12 @@ from ray.exceptions import RayActorError, WorkerCrashedError
 from ray.serve.handle import DeploymentHandle
 
 from adrec.dashboard import mount_dashboard
+from adrec.distributed.serve_metrics import live_metrics
 from adrec.serving.args import DEFAULT_MAX_BATCH_SIZE, AppArgs
 from adrec.serving.batching import Batcher
 from adrec.serving.http import create_api
 from adrec.serving.image_api import add_image_route
 from adrec.serving.models import MAX_BODY_BYTES, RecommendRequest
-from adrec.serving.serve_metrics import live_metrics
 from adrec.serving.service import RecommendService, query_of
 
 logger = logging.getLogger("ray.serve")
