@@ -1,9 +1,12 @@
 """Image folders on Ray Data: read and sharded with `read_images` (decoded and resized to
-size x size on the read tasks), ImageNet-normalised by a map on the workers, and, for the
-feature-memory detectors, backbone features extracted by a pool of actors that each hold
-the frozen extractor. The paths come from adrec.data.images.mvtec_index, so Ray and the
-in-process loader read the same files to the same arrays (for RGB sources: Ray resizes
-before converting to RGB, the in-process loader after)."""
+size x size on the read tasks) and ImageNet-normalised by a map on the workers. The paths
+come from adrec.data.images.mvtec_index, so Ray and the in-process loader read the same files
+to the same arrays (for RGB sources: Ray resizes before converting to RGB, the in-process
+loader after).
+
+No torch here: every read task's worker process imports this module for its map function,
+and torch would add seconds to each one's start (3 s of CPU each on 2 cores). The backbone
+features of the feature-memory detectors are in adrec.distributed.image_features."""
 
 from __future__ import annotations
 
@@ -11,15 +14,23 @@ from pathlib import Path
 
 import numpy as np
 import ray.data
-import torch
 
 from adrec.data.images import MVTecIndex, load_mask, normalize
 
 READ_CPUS = 0.25  # a whole CPU per read task would wait for training workers (README)
+# At least this many images per read task: one task per image starts a worker process per
+# image on a small folder, each taking longer to start than to decode its image.
+IMAGES_PER_READ = 8
+MAX_READ_TASKS = 64
 
 
 def _normalize_batch(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {"path": batch["path"], "image": normalize(np.stack(list(batch["image"])))}
+
+
+def read_tasks(n_images: int) -> int:
+    """Read tasks (blocks) for n_images: IMAGES_PER_READ or more each, at most MAX_READ_TASKS."""
+    return max(1, min(MAX_READ_TASKS, -(-n_images // IMAGES_PER_READ)))
 
 
 def read_images(paths: list[Path], size: int, num_cpus: float = READ_CPUS) -> ray.data.Dataset:
@@ -32,7 +43,7 @@ def read_images(paths: list[Path], size: int, num_cpus: float = READ_CPUS) -> ra
         mode="RGB",
         include_paths=True,
         num_cpus=num_cpus,
-        override_num_blocks=min(len(paths), 64),
+        override_num_blocks=read_tasks(len(paths)),
     )
     return ds.map_batches(_normalize_batch, batch_format="numpy", num_cpus=num_cpus)
 
@@ -67,44 +78,6 @@ def collect(ds: ray.data.Dataset, columns: list[str]) -> dict[str, np.ndarray]:
     rows = ds.select_columns(["path", *columns]).take_all()
     rows.sort(key=lambda r: r["path"])
     return {c: np.stack([np.asarray(r[c]) for r in rows]) for c in ["path", *columns]}
-
-
-class _Extract:
-    """A map actor: the frozen extractor, built once, applied to batches of images."""
-
-    def __init__(self, extractor: torch.nn.Module, threads: int = 1):
-        torch.set_num_threads(threads)
-        self.extractor = extractor.eval()
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        with torch.no_grad():
-            patches, pooled = self.extractor(torch.from_numpy(np.ascontiguousarray(batch["image"])))
-        return {"path": batch["path"], "patches": patches.numpy(), "pooled": pooled.numpy()}
-
-
-def extract_features(
-    images: ray.data.Dataset,
-    extractor: torch.nn.Module,
-    workers: int = 2,
-    batch_size: int = 8,
-    cpus_per_worker: float = 1.0,
-) -> ray.data.Dataset:
-    """{"path", "patches" [C, h, w], "pooled" [D]} per image, computed by `workers` actors
-    (the extractor travels to them through the object store, so workers need no weights
-    file)."""
-    return images.map_batches(
-        _Extract,
-        fn_constructor_kwargs={"extractor": extractor},
-        compute=ray.data.ActorPoolStrategy(size=workers),
-        batch_size=batch_size,
-        batch_format="numpy",
-        num_cpus=cpus_per_worker,
-    )
-
-
-def features_on_driver(features: ray.data.Dataset) -> tuple[torch.Tensor, torch.Tensor, list]:
-    got = collect(features, ["patches", "pooled"])
-    return torch.from_numpy(got["patches"]), torch.from_numpy(got["pooled"]), list(got["path"])
 
 
 def images_on_driver(images: ray.data.Dataset) -> tuple[np.ndarray, list]:

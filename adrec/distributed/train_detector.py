@@ -224,6 +224,7 @@ def train_image_detector(
     on up to `sample_images` images, which also fit what follows training (CutPaste's
     Gaussian). Re-running with the same storage and run name resumes training."""
     from adrec.detectors.image.base import FeatureDetector, TrainedImageDetector
+    from adrec.distributed import image_features
     from adrec.distributed import images as ray_images
 
     images = detector_names("image")
@@ -239,10 +240,10 @@ def train_image_detector(
         det._check_params()
         extractor = det.feature_extractor()
         everything = ray_images.read_images(train_paths + calib_paths, size)
-        mapped = ray_images.extract_features(
+        mapped = image_features.extract_features(
             everything, extractor, settings.num_workers, cpus_per_worker=settings.cpus_per_worker
         )
-        patches, pooled, paths = ray_images.features_on_driver(mapped)
+        patches, pooled, paths = image_features.features_on_driver(mapped)
         is_calib = np.isin(np.array(paths), [str(Path(p).resolve()) for p in calib_paths])
         det.fit_features(
             extractor, patches[~is_calib], pooled[~is_calib], (size, size),

@@ -9,7 +9,8 @@ size, saved as tensors (state.pt, read back with weights_only=True).
 Two kinds:
 - FeatureDetector (PaDiM, PatchCore, SPADE): a frozen backbone's features of the normal
   images, summarised (Gaussians, memory bank, gallery). `extract` and `fit_features` are
-  apart so a Ray Data map can extract the features on workers (adrec.distributed.images).
+  apart so a Ray Data map can extract the features on workers
+  (adrec.distributed.image_features).
 - TrainedImageDetector (conv AE / VAE, Deep SVDD, AnoGAN, CutPaste, FastFlow): a module
   trained by gradient descent through a Trainer (`step(batch)`), the same object in process
   and on Ray Train workers (adrec.distributed.train_detector).
