@@ -1,9 +1,17 @@
 """One local Ray cluster per test session, and one run of the demo path on tiny data whose
 service stays up for the HTTP tests."""
 
+import os
 import socket
 
 import pytest
+
+# Every Ray Train run starts a dozen processes one after the other; on 2 cores each takes
+# seconds. Tests skip the one that watches for spot-instance preemption (no test preempts)
+# and poll the workers more often than the 2 s default, so a run's end is seen sooner. Set
+# before any cluster starts, so job drivers on the tests' own heads inherit them too.
+os.environ.setdefault("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0")
+os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5")
 
 
 def _free_port() -> int:

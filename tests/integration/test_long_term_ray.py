@@ -1,11 +1,12 @@
-"""The long-term model's fit on Ray Train: two DDP workers stop together on validation NDCG@10,
-the best evaluation's weights come back, and a second run with the same storage and name
-resumes from the last checkpoint instead of training again."""
+"""The long-term model's fit on Ray Train (the default: SASRec, full softmax): two DDP workers
+learn a repeated item pattern and stop together on validation NDCG@10, the best evaluation's
+weights come back, and a second run with the same storage and name resumes from the last
+checkpoint instead of training again."""
 
 import numpy as np
 
 from adrec.distributed.recommend_train import fit_long_term_on_ray
-from adrec.recommender.long_term import LongTermConfig, ranking_metrics
+from adrec.recommender.long_term import LongTermConfig, next_item_probs, ranking_metrics
 
 PATTERN = np.array([3, 7, 1, 9, 4, 6])
 N_ITEMS = 12
@@ -28,7 +29,8 @@ def test_ray_fit_stops_early_returns_the_best_weights_and_resumes(ray_cluster, t
         train, N_ITEMS, cfg, 0, valid=valid, exclude_seen=False, log=lines.append,
         storage=tmp_path, num_workers=2,
     )  # fmt: skip
-    assert not model.training
+    assert not model.training and type(model) is type(cfg.build(N_ITEMS))
+    assert (cfg.kind, cfg.loss) == ("sasrec", "full")
     # The pattern is learnt fully (NDCG 1) long before 40 epochs; two evaluations after the
     # best one bring nothing better, and every worker stops there.
     assert info["best_valid_ndcg@10"] > 0.95
@@ -38,6 +40,7 @@ def test_ray_fit_stops_early_returns_the_best_weights_and_resumes(ray_cluster, t
     # The returned weights are the best evaluation's: they score what it scored.
     again = ranking_metrics(model, valid[0], valid[1], exclude_seen=False)["ndcg@10"]
     assert abs(again - info["best_valid_ndcg@10"]) < 1e-9
+    np.testing.assert_array_equal(next_item_probs(model, valid[0]).argmax(1), valid[1])
     assert sum("valid NDCG@10" in line for line in lines) == len(info["valid_curve"])
 
     lines.clear()

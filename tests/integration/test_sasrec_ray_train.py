@@ -1,6 +1,7 @@
 """The long-term model through Ray Train (--trainer ray): two DDP workers over a Ray Data
-dataset of training sequences learn a repeated item pattern, as SASRec under the full softmax
-and as GRU4Rec under the sampled one."""
+dataset of training sequences learn a repeated item pattern, as GRU4Rec under the sampled
+softmax. (SASRec under the full softmax, the default, learns the same pattern through the
+same trainer in test_long_term_ray, with early stopping: one Ray Train run less.)"""
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ def _loss(model: torch.nn.Module, sequences: list[np.ndarray], max_len: int) -> 
         return float(next_item_loss(model.eval(), batch))
 
 
-@pytest.mark.parametrize(("kind", "loss"), [("sasrec", "full"), ("gru4rec", "sampled")])
+@pytest.mark.parametrize(("kind", "loss"), [("gru4rec", "sampled")])
 def test_ray_trainer_learns_the_repeated_pattern(ray_cluster, kind, loss):
     cfg = LongTermConfig(kind=kind, loss=loss, n_negatives=4, max_len=8, dim=16, n_layers=1,
                          dropout=0.0, max_epochs=8, batch_size=32, lr=1e-2,
