@@ -1,4 +1,6 @@
-"""Ray Train loops (TorchTrainer, DDP) for the behaviour detector and the recommender.
+"""Ray Train (TorchTrainer, DDP): the recommender's next-item loop with early stopping, and
+what the neural detectors' loop (adrec.distributed.train_detector) shares with it: the fit,
+checkpoints, resuming, progress.
 
 One loop function per model, the same for 1 or N workers and for CPU or GPU. Each loop starts
 from `ray.train.get_checkpoint()` so a run restarted with the same RunConfig(name,
@@ -27,7 +29,6 @@ from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 from ray.util.queue import Queue
 
-from adrec.detectors.lstm_ae.torch_model import LSTMAutoencoder, reconstruction_loss
 from adrec.recommender.long_term import EarlyStopping, K, ranking_metrics, with_averaging
 from adrec.recommender.models import build_sequence_model
 from adrec.recommender.next_item import NextItemModel, loss_function
@@ -111,27 +112,6 @@ def _train_epochs(model, optimizer, batches_of_epoch, loss_fn, config: dict) -> 
             _report(metrics, model, optimizer, epoch)
 
 
-def lstm_ae_loop(config: dict) -> None:
-    torch.set_num_threads(config["torch_threads"])
-    torch.manual_seed(config["seed"])
-    model = LSTMAutoencoder(config["n_features"], config["hidden"], config["latent"])
-    model.mean.copy_(torch.tensor(config["mean"]))
-    model.std.copy_(torch.tensor(config["std"]).clamp_min(1e-3))
-    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
-    shard = ray.train.get_dataset_shard("train")
-    device = ray.train.torch.get_device()
-
-    def batches():
-        for b in shard.iter_torch_batches(
-            batch_size=config["batch_size"],
-            device=device,
-            local_shuffle_buffer_size=4 * config["batch_size"],
-        ):
-            yield b["window"].float()
-
-    _train_epochs(model, optimizer, batches, reconstruction_loss, config)
-
-
 def _next_item_parts(config: dict) -> tuple[NextItemModel, Callable]:
     """The model and loss a next-item config names (default: SASRec, full softmax)."""
     model = build_sequence_model(config.get("kind", "sasrec"), **config["model"])
@@ -139,10 +119,9 @@ def _next_item_parts(config: dict) -> tuple[NextItemModel, Callable]:
 
 
 def next_item_loop(config: dict) -> None:
-    """SASRec or GRU4Rec (config "kind") under the full or sampled softmax (config "loss").
-    With config "valid" ({"histories", "targets", "exclude_seen"}) and "patience" /
-    "eval_every" / "max_epochs": early stopping on validation NDCG@10 (_train_early_stopping);
-    otherwise config "epochs" epochs."""
+    """SASRec or GRU4Rec (config "kind") under the full or sampled softmax (config "loss"),
+    with early stopping on validation NDCG@10 (config "valid": {"histories", "targets",
+    "exclude_seen"}, "patience", "eval_every", "max_epochs"; see _train_early_stopping)."""
     torch.set_num_threads(config["torch_threads"])
     torch.manual_seed(config["seed"])
     model, loss = _next_item_parts(config)
@@ -163,10 +142,7 @@ def next_item_loop(config: dict) -> None:
             local_shuffle_seed=config["seed"] * 100_003 + next(epoch_counter),
         )
 
-    if config.get("valid") is None:
-        _train_epochs(model, optimizer, batches, loss, config)
-    else:
-        _train_early_stopping(model, optimizer, batches, loss, config)
+    _train_early_stopping(model, optimizer, batches, loss, config)
 
 
 def _broadcast_score(score: float) -> float:
@@ -323,42 +299,6 @@ def fit_with_progress(
         finished.set()
         thread.join()
         ray.kill(queue.actor)
-
-
-def train_lstm_ae(
-    windows: ray.data.Dataset,
-    config: dict,
-    storage: Path,
-    settings: TrainSettings,
-    name: str = "lstm_ae",
-) -> tuple[LSTMAutoencoder, dict]:
-    """Train on normal windows (column "window"); returns the model and its last metrics."""
-    result = _fit(
-        lstm_ae_loop, config, {"train": windows.select_columns(["window"])}, name, storage, settings
-    )
-    model = LSTMAutoencoder(config["n_features"], config["hidden"], config["latent"])
-    return _load_model(result, model), dict(result.metrics or {})
-
-
-def train_next_item_model(
-    examples: ray.data.Dataset,
-    config: dict,
-    storage: Path,
-    settings: TrainSettings,
-    name: str = "sasrec",
-) -> tuple[NextItemModel, dict]:
-    """Train on rows with "input" and "target" item sequences; config "kind" (sasrec,
-    gru4rec) and "loss" (full, sampled, with "n_negatives") default to SASRec, full softmax."""
-    model, _ = _next_item_parts(config)  # bad names fail here, before any worker starts
-    result = _fit(
-        next_item_loop,
-        config,
-        {"train": examples.select_columns(["input", "target"])},
-        name,
-        storage,
-        settings,
-    )
-    return _load_model(result, model), dict(result.metrics or {})
 
 
 def train_next_item_early_stopping(

@@ -54,7 +54,9 @@ def test_train_detector_job_shows_its_command_help():
 
 def test_job_trains_lstm_ae_on_parquet_windows(ray_cluster, tmp_path, capsys):
     """The job entrypoint end to end: Parquet windows [n, time, features] -> lstm_ae through
-    the generic loop -> per-report progress, the threshold, and a saved detector that loads."""
+    the generic loop -> per-report progress, the threshold, and a saved detector that loads.
+    Run again with more epochs (the same --out, so the same Ray Train storage and run name),
+    it resumes from the last checkpoint and trains only the epochs that are left."""
     from adrec.detectors.registry import load_detector
     from jobs.train_detector import main
 
@@ -64,15 +66,26 @@ def test_job_trains_lstm_ae_on_parquet_windows(ray_cluster, tmp_path, capsys):
     out = tmp_path / "lstm_ae"
     params = json.dumps({"hidden": 8, "latent": 2, "batch_size": 32}, separators=(",", ":"))
     args = f"--data {tmp_path / 'windows.parquet'} --column window --out {out} --params {params}"
-    args += " --detector lstm_ae --epochs 2 --workers 2"
-    with pytest.raises(SystemExit) as done:  # the CLI exits like a process
-        main(args.split())
-    assert done.value.code == 0
+    args += " --detector lstm_ae --workers 2"
 
-    lines = capsys.readouterr().out.splitlines()
-    reports = [json.loads(x.removeprefix("report: ")) for x in lines if x.startswith("report: ")]
-    assert [r["epoch"] for r in reports] == [1]
-    summary = json.loads(lines[-1])
+    def run(epochs: int) -> tuple[list[dict], dict]:
+        with pytest.raises(SystemExit) as done:  # the CLI exits like a process
+            main(f"{args} --epochs {epochs}".split())
+        assert done.value.code == 0
+        lines = capsys.readouterr().out.splitlines()
+        reports = [json.loads(x.removeprefix("report: ")) for x in lines
+                   if x.startswith("report: ")]  # fmt: skip
+        return reports, json.loads(lines[-1])
+
+    reports, summary = run(epochs=2)
+    assert [(r["epoch"], r["start_epoch"]) for r in reports] == [(1, 0)]
+    assert list(out.with_name(out.name + ".ray").rglob("checkpoint_*"))
     loaded = load_detector(out)
     assert loaded.name == "lstm_ae" and summary["threshold"] == loaded.threshold_
     assert loaded.decision_function(windows[:10]).shape == (10,)
+
+    reports, summary = run(epochs=3)
+    # Only epoch 2 ran: the loop started from the checkpoint of epoch 1.
+    assert [(r["epoch"], r["start_epoch"]) for r in reports] == [(2, 2)]
+    assert np.isfinite(reports[0]["loss"])
+    assert summary["threshold"] == load_detector(out).threshold_
