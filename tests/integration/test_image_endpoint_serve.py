@@ -25,9 +25,9 @@ def _photo(seed: int) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def served(ray_cluster, tmp_path_factory):
+def served(ray_cluster, small_run, tmp_path_factory):
     from ray import serve
-    from test_serving_graph import _fit_small_run, _free_port, _serve_port
+    from test_serving_graph import _free_port, _serve_port
 
     from adrec.data.images import prepare_image
     from adrec.detectors import make_detector
@@ -37,7 +37,7 @@ def served(ray_cluster, tmp_path_factory):
     det = make_detector("patchcore", coreset_ratio=0.5).fit(images[:18], images[18:])
     path = tmp_path_factory.mktemp("image_detector") / "patchcore"
     det.save(path)
-    run_dir = _fit_small_run(tmp_path_factory.mktemp("image_run"))
+    run_dir = small_run
     serve.start(http_options={"host": "127.0.0.1", "port": _free_port()})  # kept if started
     serve.run(
         build_app({"run_dir": str(run_dir), "image_detector": str(path)}),

@@ -2,8 +2,8 @@
 proxy (no 5xx, the field named, nothing echoed), the body limit through Serve, and replicas
 killed under load (with two of each model deployment, no request fails).
 
-The application runs a small run fitted here (no Ray Train), so these tests do not depend on
-the demo fixture."""
+The application runs the session's small run (fitted in process, no Ray Train: the
+`small_run` fixture), so these tests do not depend on the demo fixture."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import threading
 import time
 
 import numpy as np
-import pandas as pd
 import pytest
 import requests
 import schemathesis
@@ -22,40 +21,15 @@ PREFIX = "/graph-test"
 BODY_LIMIT = 1024 * 1024
 
 
-def _fit_small_run(run_dir):
-    from adrec.data.interactions import build_interactions
-    from adrec.data.simulator import SimulationConfig, simulate
-    from adrec.recommender.config import FitConfig
-    from adrec.recommender.fit import fit_recommender
-    from adrec.recommender.run import save_run
-
-    events, _, _ = simulate(SimulationConfig(n_users=60, n_days=42, n_items=100))
-    frame = pd.DataFrame({
-        "user_id": events["user_id"].to_numpy(),
-        "item_id": events["item_id"].to_numpy(),
-        "timestamp": events["timestamp"].astype("datetime64[s]").astype("int64").to_numpy(),
-        "category": [[c] for c in events["category"]],
-        "action": events["action"].to_numpy(),
-        "value": events["value"].to_numpy(np.float64),
-        "order": np.arange(len(events)),
-    })  # fmt: skip
-    cfg = FitConfig(detector="iforest", windows="interactions", window=5, min_profile=5,
-                    trending_days=(7.0,), gate_epochs=30, grid_step=0.25)  # fmt: skip
-    cfg = cfg.with_long_term(dim=16, n_layers=1, max_len=20, max_epochs=2, batch_size=64,
-                             stride=None)  # fmt: skip
-    engine, report = fit_recommender(build_interactions(frame), cfg, seed=0, log=lambda m: None)
-    return save_run(engine, report, run_dir)
-
-
 @pytest.fixture(scope="module")
-def graph(ray_cluster, tmp_path_factory):
+def graph(ray_cluster, small_run):
     """(run_dir, base URL) of the graph with two Detector and two Recommender replicas and a
     1 MiB body limit, served through Serve's proxy; deleted after the module."""
     from ray import serve
 
     from adrec.distributed.serve_graph import build_app
 
-    run_dir = _fit_small_run(tmp_path_factory.mktemp("graph_run"))
+    run_dir = small_run
     port = _free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})  # kept if already started
     app = build_app({"run_dir": str(run_dir), "detector_replicas": 2, "recommender_replicas": 2,
