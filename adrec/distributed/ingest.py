@@ -29,7 +29,8 @@ the driver gathers the canonical rows and builds Interactions with build_interac
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -68,17 +69,26 @@ def read_interactions_ray(spec: InputSpec, log: Callable[[str], object] = print)
     """Read, validate and build a log with Ray Data (joins the running Ray cluster, or starts
     a local one as ray.data does). See the module docstring."""
     plan = plan_input(spec)
+    with read_context(preserve_order=True):
+        frames, rejected, rows_in = _gather(_dataset(plan))
+    return finish(plan, frames, rejected, rows_in, log)
+
+
+@contextmanager
+def read_context(preserve_order: bool = False) -> Iterator[None]:
+    """Ray Data's context for adrec's reads, restored after: Parquet through the V1 reader
+    unless RAY_DATA_USE_DATASOURCE_V2=1 opts in (the V2 reader starts footer-reading actors
+    for every read: the demo's 56 small files took 47 s instead of 0.7 s, and one small
+    file of windows for train-detector 10-15 s instead of 0.5 s), and rows in the order of
+    the files if asked."""
     ctx = ray.data.DataContext.get_current()
     saved = ctx.execution_options.preserve_order, ctx.use_datasource_v2
-    ctx.execution_options.preserve_order = True
-    # As in adrec.distributed.pipeline: the V2 Parquet reader starts footer-reading actors
-    # per read, far slower on small clusters; RAY_DATA_USE_DATASOURCE_V2=1 opts in.
+    ctx.execution_options.preserve_order = preserve_order
     ctx.use_datasource_v2 = os.environ.get("RAY_DATA_USE_DATASOURCE_V2", "0") in ("1", "true")
     try:
-        frames, rejected, rows_in = _gather(_dataset(plan))
+        yield
     finally:
         ctx.execution_options.preserve_order, ctx.use_datasource_v2 = saved
-    return finish(plan, frames, rejected, rows_in, log)
 
 
 def _dataset(plan: InputPlan) -> ray.data.Dataset:

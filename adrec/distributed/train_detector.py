@@ -21,6 +21,7 @@ import torch
 
 from adrec.detectors.neural.torch_detector import TorchDetector
 from adrec.detectors.registry import detector_class, detector_names
+from adrec.distributed.ingest import read_context
 from adrec.distributed.train import (
     TrainSettings,
     _fit,
@@ -116,8 +117,10 @@ def load_rows(
                 f"{path}: expected [n, features] or [n, time, features], got {arr.shape}"
             )
     else:
-        data = ray.data.read_parquet(str(path), num_cpus=0.25)  # a whole CPU would wait for workers
-        frame = data.select_columns([column]).to_pandas()
+        with read_context():
+            # a quarter CPU: a whole one would wait for training workers
+            data = ray.data.read_parquet(str(path), num_cpus=0.25)
+            frame = data.select_columns([column]).to_pandas()
         try:
             arr = _dense(frame[column].to_numpy()).astype(np.float32)
         except ValueError as exc:
