@@ -416,7 +416,7 @@ def test_high_dimensional_neighbours_are_exact_brute_force():
 
 
 def test_large_brute_force_neighbours_are_exact_duplicates_included():
-    # From 3,000 rows FAISS's float32 search proposes candidates; their exact distances
+    # From 1,200 rows FAISS's float32 search proposes candidates; their exact distances
     # decide. A duplicated row must sit at distance 0 (float32's |x|^2 + |y|^2 - 2xy gives
     # about 1e-3 there), and every neighbour must match an exact float64 search.
     from adrec.detectors.tabular.neighbors import NeighborIndex

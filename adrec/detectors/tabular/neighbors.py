@@ -3,19 +3,19 @@ the Local Outlier Factor (Breunig et al. 2000).
 
 Exact Euclidean neighbours, memory bounded: in up to 15 dimensions (where scikit-learn's
 "auto" would build a KD tree) SciPy's cKDTree, the faster KD tree on these machines (25-35%
-less CPU than scikit-learn's for the same queries); above that brute force: FAISS's flat
-L2 search (float32 BLAS products and SIMD top-k selection, in blocks of bounded memory)
-finds k + 8 candidates per query, and their distances, recomputed in float64, pick the k.
-On 6,600 training rows of 126 features that took 0.16 CPU s for the training rows' own
-neighbours and 0.11 s for 5,268 queries, where scikit-learn's brute force (which upcasts
-float32 to float64 blockwise) took 0.29 and 0.22, with the same neighbours. The re-rank
-keeps distances exact (float32's cancellation in |x|^2 + |y|^2 - 2xy would make a duplicate's
-distance 1e-3 instead of 0); the float32 copy of the rows it searches loses nothing, since
-the detectors' input is float32 already (BaseDetector validates it so). Below 3,000
-training rows FAISS's top-k selection and the re-rank cost more than its products save
-(5,000 queries of 128 features: 2.45x scikit-learn's time at 200 rows, 1.52x at 1,000,
-1.0x at 2,500, 0.87x at 4,000): there scikit-learn's NearestNeighbors does the brute
-force, on float64 rows (its float32 search took 12% more time on 200 rows).
+less CPU than scikit-learn's for the same queries); above that brute force. From 1,200
+training rows FAISS's flat L2 search (float32 BLAS products; its reservoir selection, faster
+than its heap for these k) finds k + 8 candidates per query, and their distances, recomputed
+from the differences (each squared in float32, summed pairwise: within 1e-7 of float64),
+pick the k. On 10,000 queries of 130 features (windows of a series), CPU seconds against
+scikit-learn's brute force with the same neighbours: 1.04x at 1,000 training rows, 0.87x at
+1,500, 0.79x at 2,000, 0.70x at 2,800, 0.57x at 4,000. The recomputation keeps distances
+exact where it matters (float32's cancellation in |x|^2 + |y|^2 - 2xy would make a
+duplicate's distance 1e-3 instead of 0); the float32 copy of the rows it searches loses
+little, since the detectors' input is float32 already (BaseDetector validates it so). Below
+1,200 rows FAISS's selection and the recomputation cost more than its products save (1.8x
+scikit-learn's time at 300 rows, 1.4x at 600): there scikit-learn's NearestNeighbors does
+the brute force, on float64 rows (its float32 search took 12% more time on 200 rows).
 
 A KD tree search is bound by memory, not arithmetic, once the rows outgrow the CPU caches:
 rows and queries in arbitrary order make each query walk to other nodes than the last one.
@@ -51,7 +51,7 @@ from adrec.detectors.tabular._common import (
 KNN_METHODS = ("largest", "mean", "median")  # PyOD's names for the distance summary
 _LEAF_SIZE = 32  # rows per KD tree leaf: 10-15% less CPU than SciPy's 16 (LOF, 100k rows)
 _ORDER_FROM_ROWS = 2_000  # queries in a batch from which sorting them pays for itself
-_FAISS_FROM_ROWS = 3_000  # training rows from which FAISS's brute force pays (see above)
+_FAISS_FROM_ROWS = 1_200  # training rows from which FAISS's brute force pays (see above)
 _RERANK_MARGIN = 8  # float32 candidates beyond k whose exact distances are compared
 # Candidate coordinates re-ranked at once: 4 MB of float32, small enough that the memory
 # is reused from block to block (larger blocks cost their page faults anew on a first fit).
@@ -100,15 +100,23 @@ class NeighborIndex:
 
         m = min(len(self.rows), k + _RERANK_MARGIN)
         X = np.ascontiguousarray(X, dtype=np.float32)
-        _, candidates = faiss.knn(X, self._rows32, m)
+        saved = faiss.cvar.distance_compute_min_k_reservoir
+        faiss.cvar.distance_compute_min_k_reservoir = 1  # reservoir selection at any k
+        try:
+            _, candidates = faiss.knn(X, self._rows32, m)
+        finally:
+            faiss.cvar.distance_compute_min_k_reservoir = saved
         dist, ind = np.empty((len(X), k)), np.empty((len(X), k), dtype=np.intp)
         for s in row_blocks(len(X), m * X.shape[1], _RERANK_VALUES):
             cand = candidates[s]
-            # Differences first, in float32: exact enough (no cancellation), a duplicate's 0.
-            diff = self._rows32[cand] - X[s, None, :]
-            exact = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff, dtype=np.float64))
+            # Differences first (no cancellation: a duplicate's 0), squared in place and
+            # summed pairwise by NumPy along the contiguous last axis.
+            squares = self._rows32[cand]
+            squares -= X[s, None, :]
+            squares *= squares
+            exact = squares.sum(axis=2)
             best = np.argsort(exact, axis=1, kind="stable")[:, :k]
-            dist[s] = np.take_along_axis(exact, best, axis=1)
+            dist[s] = np.sqrt(np.take_along_axis(exact, best, axis=1).astype(np.float64))
             ind[s] = np.take_along_axis(cand, best, axis=1)
         return dist, ind
 
