@@ -71,29 +71,17 @@ def demo_run(ray_cluster, tmp_path_factory):
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory):
     """The run directory of a small run fitted in process (no Ray Train), once per session,
-    for the modules that deploy their own Serve application from a run."""
-    import numpy as np
-    import pandas as pd
+    for the modules that deploy their own Serve application from a run: the tiny settings,
+    with a shorter gate and one epoch less."""
+    from dataclasses import replace
 
-    from adrec.data.interactions import build_interactions
+    from dashboard_run import interactions_of
+
     from adrec.data.simulator import SimulationConfig, simulate
-    from adrec.recommender.config import FitConfig
     from adrec.recommender.fit import fit_recommender
     from adrec.recommender.run import save_run
 
     events, _, _ = simulate(SimulationConfig(n_users=60, n_days=42, n_items=100))
-    frame = pd.DataFrame({
-        "user_id": events["user_id"].to_numpy(),
-        "item_id": events["item_id"].to_numpy(),
-        "timestamp": events["timestamp"].astype("datetime64[s]").astype("int64").to_numpy(),
-        "category": [[c] for c in events["category"]],
-        "action": events["action"].to_numpy(),
-        "value": events["value"].to_numpy(np.float64),
-        "order": np.arange(len(events)),
-    })  # fmt: skip
-    cfg = FitConfig(detector="iforest", windows="interactions", window=5, min_profile=5,
-                    trending_days=(7.0,), gate_epochs=30, grid_step=0.25)  # fmt: skip
-    cfg = cfg.with_long_term(dim=16, n_layers=1, max_len=20, max_epochs=2, batch_size=64,
-                             stride=None)  # fmt: skip
-    engine, report = fit_recommender(build_interactions(frame), cfg, seed=0, log=lambda m: None)
+    cfg = replace(tiny_fit_config(), gate_epochs=30).with_long_term(max_epochs=2)
+    engine, report = fit_recommender(interactions_of(events), cfg, seed=0, log=lambda m: None)
     return save_run(engine, report, tmp_path_factory.mktemp("small_run"))
